@@ -1,0 +1,57 @@
+// The `cas` command: builds the program from its subcommands and maps errors
+// to exit codes: 2 for a bad argument (one line naming it), 1 for any other
+// failure, 130 when interrupted.
+
+import { Command, CommanderError } from "commander";
+import { CasError } from "../errors.js";
+import { CliErrorCode } from "./errors.js";
+import { hashCommand } from "./commands/hash.js";
+import { merkleCommand } from "./commands/merkle.js";
+import { powCommand } from "./commands/pow.js";
+import { selfcheckCommand } from "./commands/selfcheck.js";
+import { PoolErrorCode } from "../workers/errors.js";
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+export function buildProgram(): Command {
+  const program = new Command("cas")
+    .description("CAS blockchain node: WebAssembly core, hashing, Merkle trees and proof of work")
+    .version("0.1.0", "-V, --version")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // One line per error, prefixed with the program name.
+      outputError: (text, write) => write(`cas: ${text.replace(/^error: /, "").trimEnd()}\n`),
+    });
+  hashCommand(program);
+  merkleCommand(program);
+  powCommand(program);
+  selfcheckCommand(program);
+  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+const USAGE_CODES: ReadonlySet<string> = new Set([CliErrorCode.BAD_ARGUMENT, CliErrorCode.FILE_UNREADABLE]);
+
+/** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version "errors" are normal exits; commander already printed the message.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof CasError) {
+      process.stderr.write(`cas: ${e.message}\n`);
+      if (e.code === PoolErrorCode.ABORTED) return EXIT_INTERRUPTED;
+      return USAGE_CODES.has(e.code) ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    process.stderr.write(`cas: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,39 @@
+// Byte helpers shared by the crypto layer: checks with exact messages, hex.
+
+import { CasError } from "../errors.js";
+import { CryptoErrorCode } from "./errors.js";
+
+/** Throws unless `value` is a Uint8Array (of `length` bytes, when given). */
+export function checkBytes(value: unknown, field: string, length?: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new CasError(CryptoErrorCode.BAD_BYTES, `${field}: expected Uint8Array, got ${value === null ? "null" : typeof value}`, { field });
+  }
+  if (length !== undefined && value.length !== length) {
+    throw new CasError(CryptoErrorCode.BAD_LENGTH, `${field}: expected Uint8Array of length ${length}, got length=${value.length}`, { field });
+  }
+  return value;
+}
+
+/** Lowercase hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/** Bytes of a hex string of even length (any case); `0x` prefix allowed. */
+export function fromHex(hex: string, field: string, length?: number): Uint8Array {
+  const s = hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex;
+  if (!HEX.test(s)) {
+    throw new CasError(CryptoErrorCode.BAD_BYTES, `${field}: expected hex digits in pairs, got ${JSON.stringify(hex.length > 80 ? hex.slice(0, 77) + "..." : hex)}`, { field });
+  }
+  if (length !== undefined && s.length !== length * 2) {
+    throw new CasError(CryptoErrorCode.BAD_LENGTH, `${field}: expected ${length * 2} hex digits, got ${s.length}`, { field });
+  }
+  return new Uint8Array(Buffer.from(s, "hex"));
+}
+
+/** Reversed copy (Bitcoin displays hashes and targets byte-reversed). */
+export function reversed(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from(bytes).reverse();
+}

@@ -1,0 +1,6 @@
+// Error codes of the ledger layer.
+
+export enum LedgerErrorCode {
+  /** Outpoint keys are not a whole number of 36-byte outpoints. */
+  OUTPOINT_BAD_KEYS = "OUTPOINT_BAD_KEYS",
+}
