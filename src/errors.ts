@@ -42,11 +42,3 @@ export class CasError extends Error {
       : { code: this.code, message: this.message, field: this.field };
   }
 }
-
-/** Describes a value for messages: `Uint8Array(31)`, `string`, `undefined`. */
-export function describe(value: unknown): string {
-  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `array(${value.length})`;
-  return typeof value;
-}

@@ -88,8 +88,6 @@ class CheckedWasmOutpointSet implements OutpointSet {
   }
 
   get size(): number { return this.set.size; }
-  /** Slots in the table (it grows past 3/4 full). */
-  get capacity(): number { return this.set.capacity; }
   insert(keys: Uint8Array): number { return this.set.insert(checkKeys(keys, "keys")); }
   delete(keys: Uint8Array): number { return this.set.delete(checkKeys(keys, "keys")); }
   has(key: Uint8Array): boolean { return this.set.has(checkKeys(key, "key", true)); }
@@ -105,6 +103,13 @@ export interface OutpointSetOptions {
   readonly expected?: number;
 }
 
-export function createOutpointSet(options: OutpointSetOptions = {}): OutpointSet & { readonly capacity?: number } {
-  return options.backend === "js" ? new JsOutpointSet() : new CheckedWasmOutpointSet(options.expected ?? 1024);
+/** Largest size hint: 2^26 outpoints fill about 3.4 GB of the 4 GB wasm memory. */
+export const MAX_EXPECTED = 1 << 26;
+
+export function createOutpointSet(options: OutpointSetOptions = {}): OutpointSet {
+  const expected = options.expected ?? 1024;
+  if (!Number.isSafeInteger(expected) || expected < 0 || expected > MAX_EXPECTED) {
+    throw new CasError(LedgerErrorCode.OUTPOINT_BAD_EXPECTED, `expected: expected an integer in [0, ${MAX_EXPECTED}], got ${expected}`, { field: "expected" });
+  }
+  return options.backend === "js" ? new JsOutpointSet() : new CheckedWasmOutpointSet(expected);
 }

@@ -9,11 +9,7 @@ export default function poolWorker(task: Task): TaskReply {
   try {
     return { ok: true, value: runTask(task) };
   } catch (e) {
-    if (e instanceof CasError) {
-      return e.field === undefined
-        ? { ok: false, code: e.code, message: e.message }
-        : { ok: false, code: e.code, message: e.message, field: e.field };
-    }
+    if (e instanceof CasError) return { ok: false, ...e.toJSON() };
     return { ok: false, code: PoolErrorCode.TASK_FAILED, message: `task ${task.kind} failed in a worker: ${e instanceof Error ? e.message : String(e)}` };
   }
 }

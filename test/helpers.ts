@@ -1,0 +1,54 @@
+// Shared test helpers (not a test file: .taprc includes only *.test.ts).
+
+import { readFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { CasError } from "../src/errors.js";
+
+/** Parses a JSON file under test/vectors/. */
+export function vectors<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), "utf8")) as T;
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
+
+export function unhex(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, "hex"));
+}
+
+export function random(n: number): Uint8Array {
+  return new Uint8Array(randomBytes(n));
+}
+
+/** SHA-256 straight from node:crypto, independent of the code under test. */
+export function refSha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+/** The CasError code `fn` throws, or a string saying it threw something else. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof CasError ? e.code : `not a CasError: ${String(e)}`;
+  }
+  return "no error";
+}
+
+/** Same as codeOf for async functions. */
+export async function asyncCodeOf(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    return e instanceof CasError ? e.code : `not a CasError: ${String(e)}`;
+  }
+  return "no error";
+}
+
+/** A copy of `bytes` with the bits of `mask` flipped in byte `index`. */
+export function flipped(bytes: Uint8Array, index: number, mask = 1): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  out[index] = out[index]! ^ mask;
+  return out;
+}

@@ -1,0 +1,111 @@
+// The worker pool: same results as inline, proof-of-work races settle on the
+// first nonce, cancellation, and failures that surface as errors.
+
+import t from "tap";
+import { WorkerPool } from "../../src/workers/pool.js";
+import { PoolErrorCode } from "../../src/workers/errors.js";
+import { CryptoErrorCode } from "../../src/crypto/errors.js";
+import { Hasher } from "../../src/crypto/hash.js";
+import { meetsTarget, targetFromBigInt } from "../../src/crypto/pow.js";
+import { asyncCodeOf, hex, random, unhex, vectors } from "../helpers.js";
+import type { PowRequest } from "../../src/wasm/core.js";
+
+const [genesis] = vectors<{ headers: { hex: string; nonce: number }[] }>("bitcoin.json").headers;
+const DIFF1 = targetFromBigInt(0xffffn << 208n);
+const hasher = new Hasher({ backend: "wasm" });
+
+t.test("pool of 2 and inline pool give the same results as the hasher", async (t) => {
+  const pools = [new WorkerPool({ size: 2 }), new WorkerPool({ size: 0 })];
+  t.teardown(() => Promise.all(pools.map((p) => p.destroy())));
+  const blocks = random(64 * 10_001);
+  const leaves = random(32 * 20_001);
+  for (const pool of pools) {
+    t.equal(hex(await pool.hashBlocks64(blocks)), hex(hasher.hashBlocks64(blocks)), `size ${pool.size}: 10,001 blocks (split over workers)`);
+    t.equal(hex(await pool.hashBlocks64(blocks.subarray(0, 640))), hex(hasher.hashBlocks64(blocks.subarray(0, 640))), `size ${pool.size}: 10 blocks`);
+    for (const n of [0, 1, 5, 8192, 16_384, 20_001]) {
+      const l = leaves.subarray(0, 32 * n);
+      t.equal(hex(await pool.merkleRoot(l)), hex(hasher.merkleRoot(l)), `size ${pool.size}: Merkle root of ${n} leaves`);
+    }
+    const r = await pool.powSearch({ header: unhex(genesis!.hex), nonceOffset: 76, nonceSize: 4, target: DIFF1, start: 2083236000n, count: 2000n });
+    t.equal(r.nonce, BigInt(genesis!.nonce), `size ${pool.size}: the genesis nonce`);
+  }
+});
+
+t.test("a search spread over many chunks returns the first solution, as one thread does", async (t) => {
+  // Small chunks make the two workers race through many of them.
+  const pool = new WorkerPool({ size: 2, powChunk: 97 });
+  const inline = new WorkerPool({ size: 0, powChunk: 97 });
+  t.teardown(() => Promise.all([pool.destroy(), inline.destroy()]));
+  const target = targetFromBigInt(1n << 244n); // about one hash in 4,096
+  for (let i = 0; i < 6; i++) {
+    const req: PowRequest = { header: random(120), nonceOffset: 100 + i, nonceSize: 8, target, start: BigInt(i) * 1_000_000n, count: 40_000n };
+    const single = hasher.powSearch(req);
+    const spread = await pool.powSearch(req);
+    const alone = await inline.powSearch(req);
+    t.equal(spread.nonce, single.nonce, `search ${i}: the pool finds the first nonce ${String(single.nonce)}`);
+    t.equal(alone.nonce, single.nonce, `search ${i}: inline finds it too`);
+    if (spread.nonce !== null) {
+      t.ok(meetsTarget(spread.hash!, target), `search ${i}: its hash meets the target`);
+      t.ok(spread.tried >= single.tried, `search ${i}: at least as many nonces tried as one thread needed`);
+    }
+  }
+});
+
+t.test("a search with no solution tries every nonce and reports progress", async (t) => {
+  const pool = new WorkerPool({ size: 2, powChunk: 5_000 });
+  t.teardown(() => pool.destroy());
+  const seen: bigint[] = [];
+  const r = await pool.powSearch(
+    { header: random(80), nonceOffset: 76, nonceSize: 4, target: new Uint8Array(32), start: 0n, count: 2_000_000n },
+    { onProgress: (p) => seen.push(p.tried) },
+  );
+  t.same([r.nonce, r.tried], [null, 2_000_000n], "nothing found, all 2,000,000 tried");
+  t.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]!), `progress never goes backwards (${seen.length} reports)`);
+});
+
+t.test("an AbortSignal cancels a running search on workers and inline", async (t) => {
+  for (const size of [2, 0]) {
+    const pool = new WorkerPool({ size });
+    const abort = new AbortController();
+    const search = pool.powSearch(
+      { header: random(80), nonceOffset: 72, nonceSize: 8, target: new Uint8Array(32), start: 0n, count: 1n << 62n },
+      { signal: abort.signal, onProgress: () => abort.abort(new Error("enough")) },
+    );
+    t.equal(await asyncCodeOf(() => search), PoolErrorCode.ABORTED, `size ${size}: a search of 2^62 nonces stops with POOL_ABORTED`);
+    const again = new AbortController();
+    again.abort();
+    t.equal(await asyncCodeOf(() => pool.powSearch({ header: random(80), nonceOffset: 76, nonceSize: 4, target: DIFF1, start: 0n, count: 10n }, { signal: again.signal })),
+      PoolErrorCode.ABORTED, `size ${size}: an already aborted signal stops it at once`);
+    await pool.destroy();
+  }
+});
+
+t.test("failing tasks surface as errors", async (t) => {
+  const pool = new WorkerPool({ size: 2 });
+  t.teardown(() => pool.destroy());
+  t.equal(await asyncCodeOf(() => pool.hashBlocks64(new Uint8Array(100))), CryptoErrorCode.BAD_LENGTH, "a CasError thrown in a worker keeps its code");
+  t.equal(hex(await pool.hashBlocks64(new Uint8Array(64))), hex(hasher.hashBlocks64(new Uint8Array(64))), "the pool still works after a failed task");
+
+  const throwing = new WorkerPool({ size: 1, filename: new URL("../fixtures/throwingWorker.mjs", import.meta.url).href });
+  t.equal(await asyncCodeOf(() => throwing.merkleRoot(new Uint8Array(32))), PoolErrorCode.WORKER_DIED, "a worker that throws outside the protocol is reported");
+  await throwing.destroy();
+
+  const dying = new WorkerPool({ size: 2, filename: new URL("../fixtures/dyingWorker.mjs", import.meta.url).href });
+  t.equal(await asyncCodeOf(() => dying.hashBlocks64(new Uint8Array(64))), PoolErrorCode.WORKER_DIED, "a worker that exits mid-task is reported, not awaited forever");
+  t.equal(await asyncCodeOf(() => dying.powSearch({ header: random(80), nonceOffset: 76, nonceSize: 4, target: DIFF1, start: 0n, count: 1000n })),
+    PoolErrorCode.WORKER_DIED, "a search whose workers die fails");
+  await dying.destroy();
+});
+
+t.test("options and lifecycle", async (t) => {
+  t.equal(await asyncCodeOf(async () => new WorkerPool({ size: -1 })), PoolErrorCode.BAD_OPTION, "negative size");
+  t.equal(await asyncCodeOf(async () => new WorkerPool({ size: 1.5 })), PoolErrorCode.BAD_OPTION, "fractional size");
+  t.equal(await asyncCodeOf(async () => new WorkerPool({ size: 0, powChunk: 0 })), PoolErrorCode.BAD_OPTION, "empty chunks");
+  const pool = new WorkerPool({ size: 1 });
+  await pool.destroy();
+  await pool.destroy();
+  t.equal(await asyncCodeOf(() => pool.hashBlocks64(new Uint8Array(64))), PoolErrorCode.DESTROYED, "a destroyed pool refuses work");
+  const inline = new WorkerPool({ size: 0 });
+  await inline.destroy();
+  t.equal(await asyncCodeOf(() => inline.merkleRoot(new Uint8Array(32))), PoolErrorCode.DESTROYED, "so does a destroyed inline pool");
+});
