@@ -7,7 +7,7 @@ export { merkleRoot, merkleFold, merkleProof, merkleVerify } from "./merkle";
 export { powSearch } from "./pow";
 export {
   opsetNew, opsetFree, opsetClear, opsetSize, opsetCapacity,
-  opsetInsert, opsetHas, opsetDelete, opsetInsertBatch, opsetDeleteBatch, opsetCheckBatch,
+  opsetHas, opsetInsertBatch, opsetDeleteBatch, opsetCheckBatch, opsetTouched,
 } from "./outpointSet";
 
 /** Reserves `size` bytes of wasm memory (16-byte aligned) for the host. */

@@ -5,7 +5,7 @@
 
 import { CasError } from "../errors.js";
 import { checkBytes } from "../crypto/bytes.js";
-import { OUTPOINT_BYTES, OutpointStatus, WasmOutpointSet } from "../wasm/core.js";
+import { OUTPOINT_BYTES, OUTPOINT_SET_MAX, OutpointStatus, WasmOutpointSet } from "../wasm/core.js";
 import { LedgerErrorCode } from "./errors.js";
 
 export { OUTPOINT_BYTES, OutpointStatus } from "../wasm/core.js";
@@ -103,8 +103,8 @@ export interface OutpointSetOptions {
   readonly expected?: number;
 }
 
-/** Largest size hint: 2^26 outpoints fill about 3.4 GB of the 4 GB wasm memory. */
-export const MAX_EXPECTED = 1 << 26;
+/** Largest size hint: the most one wasm set holds (2.5 GB of wasm memory). */
+export const MAX_EXPECTED = OUTPOINT_SET_MAX;
 
 export function createOutpointSet(options: OutpointSetOptions = {}): OutpointSet {
   const expected = options.expected ?? 1024;

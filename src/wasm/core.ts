@@ -26,9 +26,7 @@ interface CoreExports {
   opsetClear(set: number): void;
   opsetSize(set: number): number;
   opsetCapacity(set: number): number;
-  opsetInsert(set: number, key: number): number;
   opsetHas(set: number, key: number): number;
-  opsetDelete(set: number, key: number): number;
   opsetInsertBatch(set: number, keys: number, n: number): number;
   opsetDeleteBatch(set: number, keys: number, n: number): number;
   opsetCheckBatch(set: number, keys: number, n: number, out: number): number;
@@ -61,6 +59,9 @@ export interface PowResult {
 export const POW_MAX_HEADER = 256;
 /** Outpoint key: 32-byte transaction id ‖ u32 output index (little-endian). */
 export const OUTPOINT_BYTES = 36;
+
+/** Most outpoints one set holds (MAX_ENTRIES in assembly/outpointSet.ts). */
+export const OUTPOINT_SET_MAX = (1 << 26) / 4 * 3;
 
 /** Status of one outpoint in a batch check. */
 export enum OutpointStatus {
@@ -227,7 +228,12 @@ export class WasmCore {
 
   opsetInsert(set: number, keys: Uint8Array): number {
     const p = this.keys(keys);
-    return this.trap(() => this.ex.opsetInsertBatch(set, p, keys.length / OUTPOINT_BYTES));
+    const added = this.trap(() => this.ex.opsetInsertBatch(set, p, keys.length / OUTPOINT_BYTES));
+    // OPSET_FULL (0xffffffff) arrives as a signed i32.
+    if (added === -1) {
+      throw new CasError(WasmErrorCode.SET_FULL, `keys: adding ${keys.length / OUTPOINT_BYTES} outpoints would pass the set's limit of ${OUTPOINT_SET_MAX} entries`, { field: "keys" });
+    }
+    return added;
   }
 
   opsetDelete(set: number, keys: Uint8Array): number {

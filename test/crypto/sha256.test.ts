@@ -3,7 +3,7 @@
 
 import t from "tap";
 import fc from "fast-check";
-import { BACKEND_NAMES, Hasher, FASTEST, resolveBackend } from "../../src/crypto/hash.js";
+import { BACKEND_NAMES, Hasher, FASTEST, SHORT_MESSAGE, resolveBackend } from "../../src/crypto/hash.js";
 import { CryptoErrorCode } from "../../src/crypto/errors.js";
 import { codeOf, hex, random, refSha256, unhex, vectors } from "../helpers.js";
 
@@ -90,7 +90,11 @@ t.test("backend selection: option, then CAS_HASH_BACKEND, then auto", async (t) 
   for (const op of Object.keys(FASTEST) as (keyof typeof FASTEST)[]) {
     t.equal(auto.backendFor(op).name, FASTEST[op], `auto uses the measured fastest backend for ${op}`);
   }
+  t.equal(auto.backendForMessage("sha256", SHORT_MESSAGE.sha256 - 1).name, "wasm", "a short message goes to wasm");
+  t.equal(auto.backendForMessage("sha256", SHORT_MESSAGE.sha256).name, FASTEST.sha256, "a longer one to the fastest for sha256");
+  t.equal(auto.backendForMessage("sha256d", SHORT_MESSAGE.sha256d - 1).name, "wasm", "a short sha256d message goes to wasm");
   const forced = new Hasher({ backend: "js" });
+  t.equal(forced.backendForMessage("sha256", 1).name, "js", "a forced backend serves short messages too");
   t.equal(forced.backendFor("merkle").name, "js", "a forced backend serves every operation");
 });
 

@@ -3,7 +3,7 @@
 
 import t from "tap";
 import fc from "fast-check";
-import { createOutpointSet, OutpointStatus, OUTPOINT_BYTES, type OutpointSet } from "../../src/ledger/outpointSet.js";
+import { createOutpointSet, MAX_EXPECTED, OutpointStatus, OUTPOINT_BYTES, type OutpointSet } from "../../src/ledger/outpointSet.js";
 import { LedgerErrorCode } from "../../src/ledger/errors.js";
 import { WasmOutpointSet } from "../../src/wasm/core.js";
 import { codeOf, flipped, hex, random } from "../helpers.js";
@@ -149,4 +149,5 @@ t.test("bad keys get a coded error naming the field", async (t) => {
     set.dispose();
   }
   t.equal(codeOf(() => createOutpointSet({ expected: -1 })), LedgerErrorCode.OUTPOINT_BAD_EXPECTED, "a negative size hint");
+  t.equal(codeOf(() => createOutpointSet({ expected: MAX_EXPECTED + 1 })), LedgerErrorCode.OUTPOINT_BAD_EXPECTED, "a size hint past the wasm set's limit");
 });
