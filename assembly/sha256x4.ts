@@ -70,26 +70,26 @@ export function compress4(): void {
     const w = i32x4.add(i32x4.add(s1, v128.load(W4 + ((i - 7) << 4))), i32x4.add(s0, v128.load(W4 + ((i - 16) << 4))));
     v128.store(W4 + (i << 4), w);
   }
-  let a = v128.load(STATE4, 0), b = v128.load(STATE4, 16), c = v128.load(STATE4, 32), d = v128.load(STATE4, 48);
-  let e = v128.load(STATE4, 64), f = v128.load(STATE4, 80), g = v128.load(STATE4, 96), h = v128.load(STATE4, 112);
-  for (let i: usize = 0; i < 64; i++) {
-    const kw = i32x4.add(v128.load(W4 + (i << 4)), i32x4.splat(load<u32>(K + (i << 2))));
-    const s1 = v128.xor(v128.xor(rotr4(e, 6), rotr4(e, 11)), rotr4(e, 25));
-    const t1 = i32x4.add(i32x4.add(h, s1), i32x4.add(v128.bitselect(f, g, e), kw));
-    const s0 = v128.xor(v128.xor(rotr4(a, 2), rotr4(a, 13)), rotr4(a, 22));
-    const t2 = i32x4.add(s0, v128.bitselect(b, a, v128.xor(a, c)));
-    h = g; g = f; f = e; e = i32x4.add(d, t1);
-    d = c; c = b; b = a; a = i32x4.add(t1, t2);
-  }
-  addState(a, b, c, d, e, f, g, h);
+  rounds4(false);
 }
 
 /** Compresses the padding block of a 64-byte message (same for all lanes). */
 export function compressPad64x4(): void {
+  rounds4(true);
+}
+
+/**
+ * The 64 rounds over the four-lane state. K[i] + W[i] comes from the schedule
+ * in `W4`, or for the padding block of a 64-byte message (`pad64`) from the
+ * precomputed KW_PAD64, the same for every lane. Inlined, so `pad64` folds away.
+ */
+@inline function rounds4(pad64: bool): void {
   let a = v128.load(STATE4, 0), b = v128.load(STATE4, 16), c = v128.load(STATE4, 32), d = v128.load(STATE4, 48);
   let e = v128.load(STATE4, 64), f = v128.load(STATE4, 80), g = v128.load(STATE4, 96), h = v128.load(STATE4, 112);
   for (let i: usize = 0; i < 64; i++) {
-    const kw = i32x4.splat(load<u32>(KW_PAD64 + (i << 2)));
+    const kw = pad64
+      ? i32x4.splat(load<u32>(KW_PAD64 + (i << 2)))
+      : i32x4.add(v128.load(W4 + (i << 4)), i32x4.splat(load<u32>(K + (i << 2))));
     const s1 = v128.xor(v128.xor(rotr4(e, 6), rotr4(e, 11)), rotr4(e, 25));
     const t1 = i32x4.add(i32x4.add(h, s1), i32x4.add(v128.bitselect(f, g, e), kw));
     const s0 = v128.xor(v128.xor(rotr4(a, 2), rotr4(a, 13)), rotr4(a, 22));
