@@ -61,10 +61,20 @@ export function resolveBackend(options: HasherOptions = {}, env: NodeJS.ProcessE
   return "auto";
 }
 
-function checkLeaves(leaves: unknown, field = "leaves"): Uint8Array {
+/** Checks concatenated 32-byte Merkle leaves (or nodes). */
+export function checkLeaves(leaves: unknown, field = "leaves"): Uint8Array {
   const bytes = checkBytes(leaves, field);
   if (bytes.length % 32 !== 0) {
     throw new CasError(CryptoErrorCode.MERKLE_BAD_LEAVES, `${field}: expected a multiple of 32 bytes, got length=${bytes.length}`, { field });
+  }
+  return bytes;
+}
+
+/** Checks concatenated 64-byte blocks for batch hashing. */
+export function checkBlocks64(blocks: unknown, field = "blocks"): Uint8Array {
+  const bytes = checkBytes(blocks, field);
+  if (bytes.length % 64 !== 0) {
+    throw new CasError(CryptoErrorCode.BAD_LENGTH, `${field}: expected a multiple of 64 bytes, got length=${bytes.length}`, { field });
   }
   return bytes;
 }
@@ -132,10 +142,7 @@ export class Hasher {
 
   /** SHA-256 of each 64-byte block of `blocks` (n·64 bytes) as n·32 bytes. */
   hashBlocks64(blocks: Uint8Array): Uint8Array {
-    checkBytes(blocks, "blocks");
-    if (blocks.length % 64 !== 0) {
-      throw new CasError(CryptoErrorCode.BAD_LENGTH, `blocks: expected a multiple of 64 bytes, got length=${blocks.length}`, { field: "blocks" });
-    }
+    checkBlocks64(blocks);
     const out = new Uint8Array(blocks.length / 2);
     this.backendFor("hashBlocks64").hashBlocks64Into(blocks, out, 0);
     return out;

@@ -5,8 +5,7 @@
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { CasError } from "../errors.js";
-import { Hasher, checkPowRequest, resolveBackend, type BackendChoice } from "../crypto/hash.js";
-import { checkBytes } from "../crypto/bytes.js";
+import { Hasher, checkBlocks64, checkLeaves, checkPowRequest, resolveBackend, type BackendChoice } from "../crypto/hash.js";
 import type { PowRequest, PowResult } from "../wasm/core.js";
 import { PoolErrorCode } from "./errors.js";
 import {
@@ -112,7 +111,7 @@ export class WorkerPool {
 
   /** SHA-256 of each 64-byte block, split over the workers. */
   async hashBlocks64(blocks: Uint8Array): Promise<Uint8Array> {
-    checkBytes(blocks, "blocks");
+    checkBlocks64(blocks);
     const n = blocks.length >>> 6;
     const parts = this.size < 2 || n < SPLIT_BLOCKS ? 1 : this.size;
     if (parts === 1) return (await this.run({ kind: "hashBlocks64", backend: this.backend, blocks })) as Uint8Array;
@@ -134,7 +133,7 @@ export class WorkerPool {
    * root of the whole tree (an odd last node moves up the same way either way).
    */
   async merkleRoot(leaves: Uint8Array): Promise<Uint8Array> {
-    checkBytes(leaves, "leaves");
+    checkLeaves(leaves);
     const n = leaves.length >>> 5;
     if (this.size < 2 || n < SPLIT_LEAVES) return (await this.run({ kind: "merkleRoot", backend: this.backend, leaves })) as Uint8Array;
     let per = 1;

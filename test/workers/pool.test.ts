@@ -83,7 +83,13 @@ t.test("an AbortSignal cancels a running search on workers and inline", async (t
 t.test("failing tasks surface as errors", async (t) => {
   const pool = new WorkerPool({ size: 2 });
   t.teardown(() => pool.destroy());
-  t.equal(await asyncCodeOf(() => pool.hashBlocks64(new Uint8Array(100))), CryptoErrorCode.BAD_LENGTH, "a CasError thrown in a worker keeps its code");
+  t.equal(await asyncCodeOf(() => pool.hashBlocks64(new Uint8Array(64 * 5000 + 10))), CryptoErrorCode.BAD_LENGTH, "a batch that would be split is checked whole");
+  t.equal(await asyncCodeOf(() => pool.merkleRoot(new Uint8Array(32 * 9000 + 1))), CryptoErrorCode.MERKLE_BAD_LEAVES, "so are leaves");
+  t.equal(await asyncCodeOf(() => pool.powSearch({ header: random(80), nonceOffset: 79, nonceSize: 4, target: DIFF1, start: 0n, count: 1n })),
+    CryptoErrorCode.POW_BAD_NONCE_FIELD, "a bad search is refused before any worker runs");
+  const merkleTask = { kind: "merkleRoot", backend: "wasm", leaves: new Uint8Array(33) } as const;
+  t.equal(await asyncCodeOf(async () => (pool as unknown as { run(task: typeof merkleTask): Promise<unknown> }).run(merkleTask)),
+    CryptoErrorCode.MERKLE_BAD_LEAVES, "a CasError thrown in a worker keeps its code");
   t.equal(hex(await pool.hashBlocks64(new Uint8Array(64))), hex(hasher.hashBlocks64(new Uint8Array(64))), "the pool still works after a failed task");
 
   const throwing = new WorkerPool({ size: 1, filename: new URL("../fixtures/throwingWorker.mjs", import.meta.url).href });
