@@ -150,7 +150,7 @@ export function merkleVerify(leaf: usize, index: usize, n: usize, proof: usize, 
       sha256(NODE1, 65, CUR);
       k++;
     }
-    count = (count + 1) >> 1;
+    count = (count >> 1) + (count & 1); // not (count + 1) >> 1: no overflow at 2^32 − 1
     idx >>= 1;
   }
   return k == siblings && equal32(CUR, root) ? 1 : 0;

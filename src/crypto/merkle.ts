@@ -87,7 +87,7 @@ export function verifyMerkleProofWith(sha256: Sha256, leaf: Uint8Array, index: n
       if (s === undefined) return false;
       cur = idx & 1 ? nodeHash(sha256, s, cur) : nodeHash(sha256, cur, s);
     }
-    n = (n + 1) >>> 1;
+    n = Math.ceil(n / 2); // not (n + 1) >>> 1, which wraps at 2^32 − 1
     idx >>>= 1;
   }
   return k === siblings.length && equalBytes(cur, root);

@@ -116,6 +116,16 @@ t.test("every tampered proof fails", async (t) => {
   t.same(failures, [], "no tampered proof verifies");
 });
 
+t.test("a tree of 2^32 − 1 leaves needs 32 levels of proof, not one", async (t) => {
+  const leaf = all.subarray(0, 32);
+  const sibling = all.subarray(32, 64);
+  const leafHash = refSha256(Buffer.concat([Buffer.from([0]), leaf]));
+  const levelOne = refSha256(Buffer.concat([Buffer.from([1]), leafHash, sibling]));
+  for (const h of hashers) {
+    t.notOk(h.verifyMerkleProof(leaf, 0, 2 ** 32 - 1, [sibling], levelOne), `${h.choice}: a level-one node is not the root`);
+  }
+});
+
 t.test("bad input gets a coded error naming the field", async (t) => {
   const h = new Hasher();
   t.equal(codeOf(() => h.merkleRoot(new Uint8Array(33))), CryptoErrorCode.MERKLE_BAD_LEAVES, "33 bytes are not whole leaves");
