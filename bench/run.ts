@@ -3,6 +3,7 @@
 // suite prints its table and writes bench/results/<suite>.json.
 
 import { runCore } from "./core.js";
+import { runLedger } from "./ledger.js";
 
 /** A benchmark suite: what it measures and how to run it. */
 export interface Suite {
@@ -15,6 +16,10 @@ export const SUITES: Readonly<Record<string, Suite>> = {
   core: {
     description: "SHA-256 64 B, Merkle 2^20, proof of work, outpoint checks: native, wasm, js, pool and peers",
     run: runCore,
+  },
+  ledger: {
+    description: "signature verification, end-to-end single-node transfers, connecting a 10,000-transfer block",
+    run: runLedger,
   },
 };
 

@@ -9,6 +9,9 @@ import { hashCommand } from "./commands/hash.js";
 import { merkleCommand } from "./commands/merkle.js";
 import { powCommand } from "./commands/pow.js";
 import { selfcheckCommand } from "./commands/selfcheck.js";
+import { nodeCommands } from "./commands/node.js";
+import { walletCommands } from "./commands/wallet.js";
+import { proofCommands } from "./commands/proof.js";
 import { PoolErrorCode } from "../workers/errors.js";
 
 export const EXIT_FAILURE = 1;
@@ -17,7 +20,7 @@ export const EXIT_INTERRUPTED = 130;
 
 export function buildProgram(): Command {
   const program = new Command("cas")
-    .description("CAS blockchain node: WebAssembly core, hashing, Merkle trees and proof of work")
+    .description("CAS blockchain node: UTXO ledger on RocksDB, wallet, light-client proofs, and the WebAssembly core's tools")
     .version("0.1.0", "-V, --version")
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -29,7 +32,11 @@ export function buildProgram(): Command {
   merkleCommand(program);
   powCommand(program);
   selfcheckCommand(program);
-  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
+  nodeCommands(program);
+  walletCommands(program);
+  proofCommands(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 

@@ -9,7 +9,7 @@ import { Hasher, checkBlocks64, checkLeaves, checkPowRequest, resolveBackend, ty
 import type { PowRequest, PowResult } from "../wasm/core.js";
 import { PoolErrorCode } from "./errors.js";
 import {
-  CTL_STOP, CTL_TRIED, newPowControl, powChunks, runTask, type Task, type TaskReply, type TaskValue,
+  CTL_STOP, CTL_TRIED, newPowControl, powChunks, runTask, type SignatureItem, type Task, type TaskReply, type TaskValue,
 } from "./tasks.js";
 
 export interface WorkerPoolOptions {
@@ -30,6 +30,8 @@ export interface WorkerPoolOptions {
  */
 export const POW_CHUNK = 65_536;
 
+/** Below this many signatures a batch goes to a single worker (about 2 ms of work). */
+const SPLIT_SIGNATURES = 64;
 /** Below this many 64-byte blocks a batch goes to a single worker. */
 const SPLIT_BLOCKS = 4_096;
 /** Below this many leaves a Merkle root is computed by a single worker. */
@@ -107,6 +109,21 @@ export class WorkerPool {
     }
     if (reply.ok) return reply.value;
     throw new CasError(reply.code, reply.message, reply.field === undefined ? {} : { field: reply.field });
+  }
+
+  /**
+   * Verifies ed25519 signatures (src/crypto/ed25519.ts rules), split over the
+   * workers; one verdict per item, in order.
+   */
+  async verifySignatures(items: readonly SignatureItem[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const parts = this.size < 2 || items.length < SPLIT_SIGNATURES ? 1 : this.size;
+    const per = Math.ceil(items.length / parts);
+    const jobs: Promise<TaskValue>[] = [];
+    for (let i = 0; i < items.length; i += per) {
+      jobs.push(this.run({ kind: "verifySignatures", backend: this.backend, items: items.slice(i, i + per) }));
+    }
+    return (await Promise.all(jobs)).flatMap((v) => Array.from(v as Uint8Array, (b) => b === 1));
   }
 
   /** SHA-256 of each 64-byte block, split over the workers. */

@@ -3,6 +3,7 @@
 // so both paths compute the same thing by construction.
 
 import { Hasher, type BackendChoice } from "../crypto/hash.js";
+import { verify } from "../crypto/ed25519.js";
 import type { PowRequest, PowResult } from "../wasm/core.js";
 
 /**
@@ -26,7 +27,15 @@ export function newPowControl(): BigInt64Array {
   return ctl;
 }
 
+/** One ed25519 signature to verify. */
+export interface SignatureItem {
+  readonly message: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
 export type Task =
+  | { readonly kind: "verifySignatures"; readonly backend: BackendChoice; readonly items: readonly SignatureItem[] }
   | { readonly kind: "hashBlocks64"; readonly backend: BackendChoice; readonly blocks: Uint8Array }
   | { readonly kind: "merkleRoot"; readonly backend: BackendChoice; readonly leaves: Uint8Array }
   | { readonly kind: "powChunks"; readonly backend: BackendChoice; readonly req: PowRequest; readonly chunk: bigint; readonly control: SharedArrayBuffer };
@@ -89,6 +98,9 @@ export function* powChunks(hasher: Hasher, req: PowRequest, chunk: bigint, ctl: 
 export function runTask(task: Task): TaskValue {
   const hasher = hasherFor(task.backend);
   switch (task.kind) {
+    case "verifySignatures":
+      // One byte per item: 1 valid, 0 not (src/crypto/ed25519.ts rules).
+      return Uint8Array.from(task.items, (it) => (verify(it.signature, it.message, it.publicKey) ? 1 : 0));
     case "hashBlocks64":
       return hasher.hashBlocks64(task.blocks);
     case "merkleRoot":

@@ -1,0 +1,255 @@
+// The `ledger` benchmark suite: signature verification (node:crypto, noble,
+// the worker pool), end-to-end single-node throughput of signed
+// 2-input/2-output transfers (admission, packing, validation, state root,
+// commit), and connecting one block of 10,000 admitted transfers. Prints a
+// table and writes bench/results/ledger.json.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { keyAddress } from "../src/crypto/address.js";
+import { generateKeyPair, sign, verifyNative, verifyNoble, type KeyPair } from "../src/crypto/ed25519.js";
+import { readKeyFile } from "../src/crypto/keyFile.js";
+import { CAS, TX_VERSION, TxKind, signingMessage, txId, type Transaction } from "../src/primitives/transaction.js";
+import { blockHash } from "../src/primitives/block.js";
+import { signTransaction } from "../src/chain/wallet.js";
+import { assembleBlock } from "../src/chain/producer.js";
+import { genesisBlock, devnetGenesis } from "../src/chain/genesis.js";
+import { RocksStore } from "../src/ledger/store.js";
+import { Ledger, type SignatureVerifier } from "../src/ledger/ledger.js";
+import { Mempool } from "../src/mempool/mempool.js";
+import { WorkerPool } from "../src/workers/pool.js";
+import { CasNode } from "../src/node/node.js";
+import { NODE_DEFAULTS } from "../src/node/options.js";
+import { initDevnet } from "../src/cli/commands/node.js";
+import { formatMs, formatRate, machineInfo, measure, median, note, printTable, writeResults, type MachineInfo } from "./harness.js";
+
+export interface LedgerResults {
+  sig_verify_per_s: { native: number; noble: number; pool: number; workers: number };
+  e2e_tps: number;
+  e2e_commit_latency_ms_p50: number;
+  block_10k_connect_ms: number;
+  machine: MachineInfo;
+  ratios: Record<string, { value: number; target: string; pass: boolean }>;
+}
+
+const BLOCK_TXS = 10_000;
+const E2E_TXS = 20_000;
+
+/** Signing keys and, for each, coins to spend: built by fanning out genesis funds. */
+interface Funding {
+  keys: KeyPair[];
+  /** Per key, outpoints (txId, index) of equal coins. */
+  coins: { txId: Uint8Array; index: number; amount: bigint }[][];
+}
+
+/** A fan-out transaction: one coin of `from` into `n` equal outputs for each of `keys`. */
+function fanOut(chainId: string, from: KeyPair, coin: { txId: Uint8Array; index: number; amount: bigint }, keys: KeyPair[], perKey: number, piece: bigint, expiresAt: bigint): Transaction {
+  const outputs = keys.flatMap((k) => Array.from({ length: perKey }, () => ({ address: keyAddress(k.publicKey), currency: CAS, amount: piece })));
+  const fee = 100_000n;
+  outputs.push({ address: keyAddress(from.publicKey), currency: CAS, amount: coin.amount - piece * BigInt(outputs.length) - fee });
+  return signTransaction({
+    version: TX_VERSION, chainId, kind: TxKind.Transfer, expiresAt,
+    inputs: [{ prevout: { txId: coin.txId, index: coin.index }, unlock: new Uint8Array(0) }],
+    outputs, fee, message: new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
+  }, [from]);
+}
+
+/** 2-input/2-output transfers: each key spends two of its coins to a recipient and back to itself. */
+function transfers(chainId: string, funding: Funding, count: number, expiresAt: bigint): Transaction[] {
+  const out: Transaction[] = [];
+  const perKey = Math.ceil(count / funding.keys.length);
+  for (let k = 0; k < funding.keys.length && out.length < count; k++) {
+    const key = funding.keys[k]!;
+    const coins = funding.coins[k]!;
+    for (let j = 0; j < perKey && out.length < count; j++) {
+      const a = coins[2 * j]!, b = coins[2 * j + 1]!;
+      const fee = 1_000n;
+      const total = a.amount + b.amount - fee;
+      out.push(signTransaction({
+        version: TX_VERSION, chainId, kind: TxKind.Transfer, expiresAt,
+        inputs: [a, b].map((c) => ({ prevout: { txId: c.txId, index: c.index }, unlock: new Uint8Array(0) })),
+        outputs: [
+          { address: keyAddress(funding.keys[(k + 1) % funding.keys.length]!.publicKey), currency: CAS, amount: total / 2n },
+          { address: keyAddress(key.publicKey), currency: CAS, amount: total - total / 2n },
+        ],
+        fee, message: new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
+      }, [key]));
+    }
+  }
+  return out;
+}
+
+async function benchSignatures(workers: number): Promise<LedgerResults["sig_verify_per_s"]> {
+  note("sig_verify_per_s: ed25519 verification, 1,024 distinct keys");
+  const items = Array.from({ length: 1024 }, (_, i) => {
+    const k = generateKeyPair();
+    const message = signingMessage(new Uint8Array(32).fill(i & 0xff));
+    return { message, publicKey: k.publicKey, signature: sign(message, k.secretKey) };
+  });
+  const native = await measure("native", () => items.every((it) => verifyNative(it.signature, it.message, it.publicKey)), { opsPerCall: items.length });
+  const noble = await measure("noble", () => items.slice(0, 64).every((it) => verifyNoble(it.signature, it.message, it.publicKey)), { opsPerCall: 64, samples: 5 });
+  const pool = new WorkerPool({ size: workers });
+  try {
+    const batch = Array.from({ length: 8 }, () => items).flat();
+    const m = await measure("pool", () => pool.verifySignatures(batch), { opsPerCall: batch.length, samples: 5 });
+    note(`  native ${formatRate(native.median)}/s, noble ${formatRate(noble.median)}/s, pool of ${workers} ${formatRate(m.median)}/s`);
+    return { native: native.median, noble: noble.median, pool: m.median, workers };
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/** A fresh ledger with `keys` funded with `coinsPerKey` coins each, in a temporary folder. */
+async function fundedLedger(keys: KeyPair[], coinsPerKey: number): Promise<{ ledger: Ledger; store: RocksStore; dir: string; funding: Funding; validator: KeyPair }> {
+  const dir = mkdtempSync(join(tmpdir(), "cas-bench-ledger-"));
+  const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
+  const chainId = "cas-bench";
+  const t0 = 1_800_000_000_000n;
+  const genesis = devnetGenesis({ chainId, timestamp: t0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const store = await RocksStore.open(join(dir, "db"));
+  const ledger = await Ledger.open(store, genesisBlock(genesis), { chainId, blockReward: 0n });
+  const verify: SignatureVerifier = async (items) => items.map((i) => verifyNative(i.signature, i.message, i.publicKey));
+  const gtx = genesisBlock(genesis).txs[0]!;
+  // Fan out from the sale allocation: one fan-out transaction per 50 keys (outputs per tx stay under the limit).
+  const piece = 1_000_000n;
+  let coin = { txId: txId(gtx), index: 1, amount: gtx.outputs[1]!.amount };
+  const funding: Funding = { keys, coins: keys.map(() => []) };
+  const perTx = Math.max(1, Math.floor(1000 / coinsPerKey));
+  let time = t0;
+  for (let k = 0; k < keys.length; k += perTx) {
+    const group = keys.slice(k, k + perTx);
+    const fan = fanOut(chainId, sale, coin, group, coinsPerKey, piece, t0 + 10n ** 9n);
+    time += 1000n;
+    const { block, commit } = await assembleBlock(ledger, [fan], validator, time);
+    await ledger.connectBlock(block, commit, verify);
+    const id = txId(fan);
+    group.forEach((_, g) => {
+      for (let c = 0; c < coinsPerKey; c++) funding.coins[k + g]!.push({ txId: id, index: g * coinsPerKey + c, amount: piece });
+    });
+    coin = { txId: id, index: fan.outputs.length - 1, amount: fan.outputs[fan.outputs.length - 1]!.amount };
+  }
+  return { ledger, store, dir, funding, validator };
+}
+
+async function benchBlockConnect(): Promise<number> {
+  note(`block_10k_connect_ms: one block of ${BLOCK_TXS.toLocaleString("en-US")} admitted 2-in/2-out transfers`);
+  const keys = Array.from({ length: 500 }, () => generateKeyPair());
+  const { ledger, store, dir, funding, validator } = await fundedLedger(keys, 2 * Math.ceil(BLOCK_TXS / 500));
+  try {
+    const txs = transfers("cas-bench", funding, BLOCK_TXS, 1_800_000_000_000n + 10n ** 9n);
+    const pool = new WorkerPool({ size: availableParallelism() });
+    const mempool = new Mempool(ledger, (items) => pool.verifySignatures(items), { maxBytes: 1 << 30, minFeePerByte: 0n });
+    for (const tx of txs) await mempool.admit(tx, ledger.tip.header.timestamp);
+    await pool.destroy();
+    const { block, commit } = await assembleBlock(ledger, mempool.select(BLOCK_TXS, 1 << 30, ledger.tip.header.timestamp + 1000n), validator, ledger.tip.header.timestamp + 1000n);
+    // Admitted signatures are not verified again: the verifier only consults the mempool's cache.
+    const cached: SignatureVerifier = async (items) => items.map((i) => mempool.isVerified(i));
+    const t0 = performance.now();
+    await ledger.connectBlock(block, commit, cached);
+    const ms = performance.now() - t0;
+    note(`  connected block ${block.header.height} (${block.txs.length} txs, ${Buffer.from(blockHash(block.header)).toString("hex").slice(0, 12)}) in ${formatMs(ms)} ms`);
+    return ms;
+  } finally {
+    ledger.dispose();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
+  note(`e2e: ${E2E_TXS.toLocaleString("en-US")} signed 2-in/2-out transfers through a running node (mempool, blocks every 250 ms)`);
+  const dir = mkdtempSync(join(tmpdir(), "cas-bench-e2e-"));
+  await initDevnet(dir, "cas-bench-e2e");
+  const node = await CasNode.start({ ...NODE_DEFAULTS, dataDir: dir, apiHost: "127.0.0.1", apiPort: 0, blockIntervalMs: 250, maxBlockTxs: 20_000, minFeePerByte: 0n, passphrase: "" }, pino({ level: "silent" }));
+  try {
+    const sale = generateKeyPair(await readKeyFile(join(dir, "keys", "sale.json"), ""));
+    const keys = Array.from({ length: 400 }, () => generateKeyPair());
+    const perKey = 2 * Math.ceil(E2E_TXS / keys.length);
+    const gtx = genesisBlock(node.genesis).txs[0]!;
+    let coin = { txId: txId(gtx), index: 1, amount: gtx.outputs[1]!.amount };
+    const funding: Funding = { keys, coins: keys.map(() => []) };
+    const perTx = Math.max(1, Math.floor(1000 / perKey));
+    const expiresAt = node.ledger.tip.header.timestamp + 3_600_000n;
+    for (let k = 0; k < keys.length; k += perTx) {
+      const group = keys.slice(k, k + perTx);
+      const fan = fanOut(node.genesis.chainId, sale, coin, group, perKey, 1_000_000n, expiresAt);
+      // Each fan-out spends the previous one's change: wait for its block first.
+      await node.submit(fan);
+      await new Promise<void>((resolve) => {
+        const check = (): void => { if (node.ledger.coin(new Uint8Array([...txId(fan), 0, 0, 0, 0])) !== undefined) { node.off("block", check); resolve(); } };
+        node.on("block", check);
+      });
+      const id = txId(fan);
+      group.forEach((_, g) => { for (let c = 0; c < perKey; c++) funding.coins[k + g]!.push({ txId: id, index: g * perKey + c, amount: 1_000_000n }); });
+      coin = { txId: id, index: fan.outputs.length - 1, amount: fan.outputs[fan.outputs.length - 1]!.amount };
+    }
+    const txs = transfers(node.genesis.chainId, funding, E2E_TXS, expiresAt);
+    const submitted = new Map<string, number>();
+    const latencies: number[] = [];
+    let committed = 0;
+    let last = 0;
+    const done = new Promise<void>((resolve) => {
+      node.on("block", (block: { txs: Transaction[] }) => {
+        const now = performance.now();
+        for (const tx of block.txs) {
+          const at = submitted.get(Buffer.from(txId(tx)).toString("hex"));
+          if (at === undefined) continue;
+          latencies.push(now - at);
+          committed++;
+        }
+        last = now;
+        if (committed >= txs.length) resolve();
+      });
+    });
+    const start = performance.now();
+    for (const tx of txs) {
+      submitted.set(Buffer.from(txId(tx)).toString("hex"), performance.now());
+      await node.submit(tx);
+    }
+    await done;
+    const seconds = (last - start) / 1000;
+    const tps = committed / seconds;
+    const p50 = median(latencies);
+    note(`  ${committed} committed in ${seconds.toFixed(2)} s: ${formatRate(tps)} tx/s, median latency ${formatMs(p50)} ms`);
+    return { tps, p50 };
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the `ledger` suite. */
+export async function runLedger(): Promise<LedgerResults> {
+  const machine = machineInfo();
+  const workers = availableParallelism();
+  const sig = await benchSignatures(workers);
+  const block = await benchBlockConnect();
+  const e2e = await benchEndToEnd();
+  const ratio = e2e.tps / sig.pool;
+  const results: LedgerResults = {
+    sig_verify_per_s: sig,
+    e2e_tps: e2e.tps,
+    e2e_commit_latency_ms_p50: e2e.p50,
+    block_10k_connect_ms: block,
+    machine,
+    ratios: {
+      "e2e_tps / pool signature ceiling": { value: ratio, target: ">= 0.75", pass: ratio >= 0.75 },
+      "block_10k_connect_ms": { value: block, target: "<= 500 ms", pass: block <= 500 },
+    },
+  };
+  process.stdout.write(`\nledger benchmark: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.date}\n\n`);
+  printTable(["figure", "value", "note"], [
+    ["sig_verify_per_s native", formatRate(sig.native), "node:crypto, one thread"],
+    ["sig_verify_per_s noble", formatRate(sig.noble), "@noble/curves, one thread"],
+    ["sig_verify_per_s pool", formatRate(sig.pool), `worker pool of ${workers}: the ceiling`],
+    ["e2e_tps", formatRate(e2e.tps), "2-in/2-out transfers, submission to commit"],
+    ["e2e_commit_latency_ms_p50", formatMs(e2e.p50), "median, submission to commit"],
+    ["block_10k_connect_ms", formatMs(block), "10,000 admitted transfers, one write batch"],
+  ], ["left", "right", "left"]);
+  process.stdout.write("\n");
+  printTable(["ratio / target", "value", "target", "result"], Object.entries(results.ratios).map(([k, r]) => [k, r.value.toFixed(2), r.target, r.pass ? "PASS" : "MISS"]), ["left", "right", "left", "left"]);
+  process.stdout.write(`\nwrote ${writeResults("ledger", results)}\n`);
+  return results;
+}

@@ -1,0 +1,42 @@
+// Error codes of the HTTP API, and the one table that maps every error code
+// to an HTTP status.
+
+export enum ApiErrorCode {
+  /** No such route, transaction, block or proof subject. */
+  NOT_FOUND = "API_NOT_FOUND",
+  /** The request body is not valid JSON. */
+  BAD_JSON = "API_BAD_JSON",
+  /** The request body is over the size limit. */
+  BODY_TOO_LARGE = "API_BODY_TOO_LARGE",
+  /** The request body is not application/json. */
+  BAD_CONTENT_TYPE = "API_BAD_CONTENT_TYPE",
+  /** An error the node did not expect (a bug): logged, never detailed to the client. */
+  INTERNAL = "API_INTERNAL",
+}
+
+/** Exact codes with their own status; the rest go by prefix below. */
+const BY_CODE: Readonly<Record<string, number>> = {
+  [ApiErrorCode.NOT_FOUND]: 404,
+  [ApiErrorCode.BODY_TOO_LARGE]: 413,
+  [ApiErrorCode.BAD_CONTENT_TYPE]: 415,
+  [ApiErrorCode.INTERNAL]: 500,
+  TX_DUPLICATE: 409,
+  TX_DOUBLE_SPEND_IN_MEMPOOL: 409,
+  MEMPOOL_FULL: 503,
+  NODE_STOPPING: 503,
+  STORE_FAILED: 500,
+  STORE_CORRUPT: 500,
+};
+
+/**
+ * The HTTP status of an error code: malformed input (codec, addresses, hex,
+ * JSON) is 400; a well-formed transaction that breaks a ledger rule is 422;
+ * conflicts 409; a node that cannot take it now 503.
+ */
+export function httpStatus(code: string): number {
+  const exact = BY_CODE[code];
+  if (exact !== undefined) return exact;
+  if (code.startsWith("TX_") || code.startsWith("BLOCK_")) return 422;
+  if (code.startsWith("WASM_") || code.startsWith("POOL_")) return 500;
+  return 400;
+}

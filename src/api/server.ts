@@ -1,0 +1,167 @@
+// The HTTP JSON API (fastify), on 127.0.0.1 by default:
+//   POST /tx                      submit a transaction (JSON form, or {"hex": …})
+//   GET  /tx/:id                  a transaction, pending or committed
+//   GET  /block/:heightOrHash     a block
+//   GET  /address/:address        balances and unspent outputs
+//   GET  /proof/tx/:id            inclusion proof of a committed transaction
+//   GET  /proof/balance/:address  balance proof (?currency=hex) at the tip
+//   GET  /status                  chain, tip, ledger header, mempool
+// Errors are JSON {code, message}; the status comes from one table
+// (httpStatus below). Amounts are decimal strings, bytes hex.
+
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { CasError } from "../errors.js";
+import { addressBytes, decodeAddress, encodeAddress, type Address } from "../crypto/address.js";
+import { fromHex, toHex } from "../crypto/bytes.js";
+import { defaultHasher } from "../crypto/hash.js";
+import { blockHash, type Block } from "../primitives/block.js";
+import { CAS, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
+import { stateKey } from "../ledger/stateTree.js";
+import { balanceProofToJSON, ledgerHeaderToJSON, txProofToJSON } from "../chain/proofs.js";
+import type { Genesis } from "../chain/genesis.js";
+import type { Ledger } from "../ledger/ledger.js";
+import type { Mempool } from "../mempool/mempool.js";
+import { ApiErrorCode, httpStatus } from "./errors.js";
+
+/** What the API needs of a node (src/node composes one; the API does not import it). */
+export interface ApiBackend {
+  readonly genesis: Genesis;
+  readonly ledger: Ledger;
+  readonly mempool: Mempool;
+  submit(tx: Transaction): Promise<Uint8Array>;
+}
+
+/** Largest request body: a transaction's JSON form at its size limit fits. */
+export const BODY_LIMIT = 512 * 1024;
+
+function notFound(field: string, what: string): CasError {
+  return new CasError(ApiErrorCode.NOT_FOUND, `${field}: ${what} not found`, { field });
+}
+
+function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+  if (e instanceof CasError) return reply.code(httpStatus(e.code)).send({ code: e.code, message: e.message });
+  const err = e as { statusCode?: number; code?: string; message?: string };
+  // fastify's own errors: body too large, bad JSON, wrong content type.
+  if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? ApiErrorCode.BODY_TOO_LARGE
+      : err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ? ApiErrorCode.BAD_CONTENT_TYPE : ApiErrorCode.BAD_JSON;
+    return reply.code(httpStatus(code)).send({ code, message: `body: ${err.message ?? "malformed"}` });
+  }
+  return reply.code(500).send({ code: ApiErrorCode.INTERNAL, message: "internal error" });
+}
+
+function blockToJSON(b: Block, addresses: AddressText): Record<string, unknown> {
+  const h = b.header;
+  return {
+    hash: toHex(blockHash(h)),
+    header: {
+      version: h.version, chainId: h.chainId, height: h.height.toString(), timestamp: h.timestamp.toString(),
+      previousHash: toHex(h.previousHash), txRoot: toHex(h.txRoot), stateRoot: toHex(h.stateRoot), proposer: toHex(h.proposer),
+      lastCommit: { round: h.lastCommit.round, signatures: h.lastCommit.signatures.map((s) => ({ publicKey: toHex(s.publicKey), signature: toHex(s.signature) })) },
+    },
+    txs: b.txs.map((tx) => ({ id: toHex(txId(tx)), ...txToJSON(tx, addresses) })),
+  };
+}
+
+/** Builds the API of `node` (not yet listening). */
+export function buildApi(node: ApiBackend): FastifyInstance {
+  const network = node.genesis.network;
+  const addresses: AddressText = {
+    encode: (a: Address) => encodeAddress(a, network),
+    decode: (text: string, field: string) => decodeAddress(text, network, field),
+  };
+  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false });
+  // JSON only: a text body is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser("text/plain");
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setNotFoundHandler((req, reply) => sendError(reply, notFound("path", `route ${req.method} ${req.url.split("?")[0]}`)));
+
+  const hash32 = (text: string, field: string): Uint8Array => fromHex(text, field, 32);
+
+  app.post("/tx", async (req, reply) => {
+    const body = req.body as unknown;
+    let tx: Transaction;
+    if (typeof body === "object" && body !== null && !Array.isArray(body) && typeof (body as { hex?: unknown }).hex === "string") {
+      tx = decodeTx(fromHex((body as { hex: string }).hex, "hex"), "tx");
+    } else {
+      tx = txFromJSON(body, addresses, "tx");
+    }
+    const id = await node.submit(tx);
+    return reply.code(202).send({ id: toHex(id), status: "pending" });
+  });
+
+  app.get<{ Params: { id: string } }>("/tx/:id", async (req) => {
+    const id = hash32(req.params.id, "id");
+    const pending = node.mempool.get(id);
+    if (pending !== undefined) return { id: toHex(id), status: "pending", tx: txToJSON(pending, addresses) };
+    const at = await node.ledger.txLocation(id);
+    if (at === undefined) throw notFound("id", `transaction ${req.params.id}`);
+    const hash = (await node.ledger.hashAt(at.height))!;
+    const block = (await node.ledger.blockByHash(hash))!;
+    return { id: toHex(id), status: "committed", height: at.height.toString(), index: at.index, blockHash: toHex(hash), tx: txToJSON(block.txs[at.index]!, addresses) };
+  });
+
+  app.get<{ Params: { ref: string } }>("/block/:ref", async (req) => {
+    const ref = req.params.ref;
+    let hash: Uint8Array | undefined;
+    if (/^[0-9]{1,20}$/.test(ref)) hash = await node.ledger.hashAt(BigInt(ref));
+    else hash = hash32(ref, "heightOrHash");
+    const block = hash === undefined ? undefined : await node.ledger.blockByHash(hash);
+    if (block === undefined) throw notFound("heightOrHash", `block ${ref}`);
+    return blockToJSON(block, addresses);
+  });
+
+  app.get<{ Params: { address: string } }>("/address/:address", async (req) => {
+    const address = decodeAddress(req.params.address, network, "address");
+    const balances = await node.ledger.balances(address);
+    const unspent = await node.ledger.unspentOf(address);
+    return {
+      address: encodeAddress(address, network),
+      height: node.ledger.tip.height.toString(),
+      balances: Object.fromEntries([...balances].map(([c, v]) => [c, v.toString()])),
+      unspent: unspent.map((u) => ({
+        txId: toHex(u.outpoint.subarray(0, 32)), index: new DataView(u.outpoint.buffer, u.outpoint.byteOffset + 32, 4).getUint32(0, true),
+        currency: toHex(u.coin.output.currency), amount: u.coin.output.amount.toString(), height: u.coin.height.toString(),
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string } }>("/proof/tx/:id", async (req) => {
+    const id = hash32(req.params.id, "id");
+    const at = await node.ledger.txLocation(id);
+    if (at === undefined) throw notFound("id", `committed transaction ${req.params.id}`);
+    const hash = (await node.ledger.hashAt(at.height))!;
+    const block = (await node.ledger.blockByHash(hash))!;
+    const ids = new Uint8Array(block.txs.length * 32);
+    block.txs.forEach((tx, i) => ids.set(txId(tx), i * 32));
+    const siblings = defaultHasher().merkleProof(ids, at.index);
+    const ledgerHeader = (await node.ledger.ledgerHeaderAt(at.height))!;
+    return { proof: txProofToJSON({ txId: id, index: at.index, count: block.txs.length, siblings, header: block.header }), ledgerHeader: ledgerHeaderToJSON(ledgerHeader) };
+  });
+
+  app.get<{ Params: { address: string }; Querystring: { currency?: string } }>("/proof/balance/:address", async (req) => {
+    const address = decodeAddress(req.params.address, network, "address");
+    const currency = req.query.currency === undefined ? CAS : fromHex(req.query.currency, "currency", 32);
+    // Read the tip and prove in one synchronous step, so both are of the same height.
+    const tip = node.ledger.tip;
+    const state = node.ledger.state.prove(stateKey(addressBytes(address), currency));
+    const proof = { address, currency, amount: state.value ?? 0n, height: tip.height, state };
+    return { proof: balanceProofToJSON(proof, network), ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader) };
+  });
+
+  app.get("/status", async () => {
+    const tip = node.ledger.tip;
+    return {
+      chainId: node.genesis.chainId,
+      network,
+      height: tip.height.toString(),
+      hash: toHex(tip.hash),
+      timestamp: tip.header.timestamp.toString(),
+      ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader),
+      mempool: { txs: node.mempool.size, bytes: node.mempool.bytes },
+      coins: node.ledger.coinCount,
+    };
+  });
+
+  return app;
+}

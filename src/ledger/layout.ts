@@ -1,0 +1,75 @@
+// The RocksDB layout: every key space, one prefix byte each, and what it maps
+// to. Nothing writes a key that is not built here. Heights are u64 big-endian
+// in keys so that key order is height order.
+//
+// | prefix | key                              | value                                          |
+// | ------ | -------------------------------- | ---------------------------------------------- |
+// | 0x01   | "tip"                            | height u64 ‖ block hash 32 (the last committed) |
+// | 0x01   | "genesis"                        | genesis hash 32 (which chain this folder holds) |
+// | 0x02   | block hash 32                    | encoded block                                  |
+// | 0x03   | height u64 BE                    | block hash 32 (the main chain)                 |
+// | 0x04   | block hash 32                    | encoded commit certificate of that block       |
+// | 0x05   | outpoint 36 (txId ‖ index LE)    | coin: height u64 ‖ output                      |
+// | 0x06   | block hash 32                    | undo data: the coins the block spent           |
+// | 0x07   | tx id 32                         | height u64 ‖ position u32 in the block         |
+// | 0x08   | address 21 ‖ currency 32         | balance (amount varint, > 0; absent = 0)       |
+// | 0x09   | address 21 ‖ outpoint 36         | empty: the unspent outputs of an address       |
+// | 0x0a   | height u64 BE                    | encoded ledger header                          |
+
+const enc = new TextEncoder();
+
+export const PREFIX = {
+  meta: 0x01,
+  block: 0x02,
+  height: 0x03,
+  commit: 0x04,
+  coin: 0x05,
+  undo: 0x06,
+  txIndex: 0x07,
+  balance: 0x08,
+  addressCoin: 0x09,
+  ledgerHeader: 0x0a,
+} as const;
+
+function key(prefix: number, ...parts: Uint8Array[]): Uint8Array {
+  const len = parts.reduce((n, p) => n + p.length, 1);
+  const k = new Uint8Array(len);
+  k[0] = prefix;
+  let at = 1;
+  for (const p of parts) {
+    k.set(p, at);
+    at += p.length;
+  }
+  return k;
+}
+
+/** u64 big-endian, so byte order is numeric order. */
+export function heightBytes(height: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, height, false);
+  return b;
+}
+
+export const TIP_KEY = key(PREFIX.meta, enc.encode("tip"));
+export const GENESIS_KEY = key(PREFIX.meta, enc.encode("genesis"));
+
+export const blockKey = (hash: Uint8Array): Uint8Array => key(PREFIX.block, hash);
+export const heightKey = (height: bigint): Uint8Array => key(PREFIX.height, heightBytes(height));
+export const commitKey = (hash: Uint8Array): Uint8Array => key(PREFIX.commit, hash);
+export const coinKey = (outpoint: Uint8Array): Uint8Array => key(PREFIX.coin, outpoint);
+export const undoKey = (hash: Uint8Array): Uint8Array => key(PREFIX.undo, hash);
+export const txIndexKey = (id: Uint8Array): Uint8Array => key(PREFIX.txIndex, id);
+export const balanceKey = (address: Uint8Array, currency: Uint8Array): Uint8Array => key(PREFIX.balance, address, currency);
+export const addressCoinKey = (address: Uint8Array, outpoint: Uint8Array): Uint8Array => key(PREFIX.addressCoin, address, outpoint);
+export const ledgerHeaderKey = (height: bigint): Uint8Array => key(PREFIX.ledgerHeader, heightBytes(height));
+
+/** [gte, lt) covering every key that starts with prefix ‖ parts. */
+export function prefixRange(prefix: number, ...parts: Uint8Array[]): { gte: Uint8Array; lt: Uint8Array } {
+  const gte = key(prefix, ...parts);
+  const lt = Uint8Array.from(gte);
+  // Increment the last byte that is not 0xff, dropping the 0xff bytes after it.
+  let i = lt.length - 1;
+  while (i >= 0 && lt[i] === 0xff) i--;
+  lt[i] = lt[i]! + 1;
+  return { gte, lt: lt.subarray(0, i + 1) };
+}

@@ -1,0 +1,581 @@
+// The UTXO ledger on RocksDB: validates a block against the tip, commits it
+// in one synced write batch that also moves the tip, and takes it back with
+// its undo data. In memory: every unspent coin (a Map and the wasm outpoint
+// set for the double-spend checks) and the state tree of balances; both are
+// rebuilt from the store at start and checked against the tip's state root.
+//
+// Block rules (each failure a coded CasError; nothing changes on failure):
+//  - chain id, height = tip + 1, previous hash = tip hash, time after the tip's;
+//  - tx root = Merkle root of the transaction ids; no transaction twice;
+//  - block 0 holds one genesis transaction; any other block may start with one
+//    reward transaction paying exactly its fees (plus the block reward);
+//  - every other transaction is a valid transfer (txRules.ts) spending coins
+//    committed in earlier blocks: a block's transactions never depend on each
+//    other, so they can be validated in any order or in parallel;
+//  - no outpoint is spent twice in the block (wasm outpoint set);
+//  - every signature verifies;
+//  - state root = root of the balance tree after the block.
+
+import { CasError } from "../errors.js";
+import { addressBytes, type Address } from "../crypto/address.js";
+import { toHex } from "../crypto/bytes.js";
+import { defaultHasher } from "../crypto/hash.js";
+import { Reader, Writer } from "../primitives/codec.js";
+import {
+  encodeBlock, encodeCommit, encodeLedgerHeader, blockHash, decodeBlock, decodeCommit, decodeLedgerHeader,
+  ledgerHash, ledgerHeaderOf, type Block, type BlockHeader, type Commit, type LedgerHeader,
+} from "../primitives/block.js";
+import {
+  outpointKey, readOutput, signingMessage, txId, TxKind, writeOutput, type Transaction, type TxOutput,
+} from "../primitives/transaction.js";
+import { OutpointStatus, createOutpointSet, type OutpointSet } from "./outpointSet.js";
+import { StateTree, stateKey } from "./stateTree.js";
+import { LedgerErrorCode } from "./errors.js";
+import { BlockErrorCode, TxErrorCode } from "./txErrors.js";
+import { badSignature, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
+import type { BatchOp, Store } from "./store.js";
+import {
+  GENESIS_KEY, TIP_KEY, addressCoinKey, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
+  prefixRange, txIndexKey, undoKey, PREFIX,
+} from "./layout.js";
+
+const ZERO32 = new Uint8Array(32);
+const PEER = { verdict: "reject", score: 50 } as const;
+
+function blockFail(code: BlockErrorCode | TxErrorCode, field: string, message: string): CasError {
+  return new CasError(code, `${field}: ${message}`, { field, peer: PEER });
+}
+
+/** One signature a block needs verified, with where it sits. */
+export interface PendingSignature {
+  readonly message: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly field: string;
+}
+
+/** Verifies signatures (in the worker pool, skipping ones already verified); one verdict each. */
+export type SignatureVerifier = (items: readonly PendingSignature[]) => Promise<boolean[]>;
+
+/** The last committed block. */
+export interface Tip {
+  readonly height: bigint;
+  readonly hash: Uint8Array;
+  readonly header: BlockHeader;
+  readonly ledgerHeader: LedgerHeader;
+  readonly ledgerHash: Uint8Array;
+}
+
+export interface LedgerParams {
+  readonly chainId: string;
+  /** CAS base units minted per block for the proposer (0 until consensus sets rewards). */
+  readonly blockReward: bigint;
+}
+
+/** A balance change: the key of the state tree, and who and what it is for. */
+interface BalanceChange {
+  readonly address: Address;
+  readonly currency: Uint8Array;
+  delta: bigint;
+}
+
+/** What applying a block does, computed before anything is written. */
+interface BlockEffects {
+  readonly ids: Uint8Array[];
+  readonly spent: { key: Uint8Array; coin: Coin }[];
+  readonly created: { key: Uint8Array; coin: Coin }[];
+  /** New balances by state key (hex); 0n removes. */
+  readonly balances: Map<string, { address: Address; currency: Uint8Array; key: Uint8Array; before: bigint; after: bigint }>;
+}
+
+export function encodeCoin(c: Coin): Uint8Array {
+  const w = new Writer(80).u64(c.height);
+  writeOutput(w, c.output);
+  return w.finish();
+}
+
+export function decodeCoin(bytes: Uint8Array, field = "coin"): Coin {
+  const r = new Reader(bytes);
+  const height = r.u64(`${field}.height`);
+  const output = readOutput(r, `${field}.output`);
+  r.end(field);
+  return { height, output };
+}
+
+function encodeUndo(spent: readonly { key: Uint8Array; coin: Coin }[]): Uint8Array {
+  const w = new Writer(64 + spent.length * 96).varint(spent.length);
+  for (const s of spent) {
+    w.bytes(s.key);
+    w.varBytes(encodeCoin(s.coin));
+  }
+  return w.finish();
+}
+
+function decodeUndo(bytes: Uint8Array): { key: Uint8Array; coin: Coin }[] {
+  const r = new Reader(bytes);
+  const out = r.list("undo", 1 << 24, () => ({ key: r.bytes("undo.key", 36), coin: decodeCoin(r.varBytes("undo.coin", 4096)) }));
+  r.end("undo");
+  return out;
+}
+
+function u64le(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+}
+
+function encodeAmount(v: bigint): Uint8Array {
+  return new Writer(20).amount(v).finish();
+}
+
+function decodeAmount(bytes: Uint8Array): bigint {
+  const r = new Reader(bytes);
+  const v = r.amount("balance", 1n);
+  r.end("balance");
+  return v;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The outpoint keys of a transaction's outputs. */
+function createdKeys(id: Uint8Array, outputs: readonly TxOutput[]): Uint8Array[] {
+  return outputs.map((_, index) => outpointKey({ txId: id, index }));
+}
+
+export class Ledger implements CoinView {
+  private readonly coins = new Map<string, Coin>();
+  private readonly unspent: OutpointSet;
+  private readonly tree: StateTree;
+  private tip_: Tip;
+
+  private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, expected: number) {
+    this.unspent = createOutpointSet({ expected });
+    this.tree = new StateTree();
+    this.tip_ = tip;
+  }
+
+  /**
+   * Opens the ledger in `store`: commits `genesis` if the store is empty,
+   * else checks the store holds that chain, then rebuilds the caches.
+   */
+  static async open(store: Store, genesis: Block, params: LedgerParams): Promise<Ledger> {
+    const genesisHash = blockHash(genesis.header);
+    const stored = await store.get(GENESIS_KEY);
+    if (stored !== undefined && !equal(stored, genesisHash)) {
+      throw new CasError(LedgerErrorCode.WRONG_GENESIS, `data: the store holds chain ${toHex(stored)}, not genesis ${toHex(genesisHash)}`, { field: "genesis" });
+    }
+    if (stored === undefined) {
+      const ledger = new Ledger(store, params, genesisTip(genesis, genesisHash), 1024);
+      await ledger.commitGenesis(genesis, genesisHash);
+      return ledger;
+    }
+    const tipBytes = await store.get(TIP_KEY);
+    if (tipBytes === undefined) throw corrupt("the tip is missing");
+    const height = new DataView(tipBytes.buffer, tipBytes.byteOffset).getBigUint64(0, false);
+    const hash = tipBytes.slice(8, 40);
+    const block = await loadBlock(store, hash);
+    const lhBytes = await store.get(ledgerHeaderKey(height));
+    if (block === undefined || lhBytes === undefined) throw corrupt(`block ${height} of the tip is missing`);
+    const lh = decodeLedgerHeader(lhBytes);
+    const tip: Tip = { height, hash, header: block.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
+    const ledger = new Ledger(store, params, tip, 1024);
+    await ledger.rebuildCaches();
+    return ledger;
+  }
+
+  get tip(): Tip {
+    return this.tip_;
+  }
+
+  /** The root of the balance tree at the tip. */
+  get stateRoot(): Uint8Array {
+    return this.tree.root;
+  }
+
+  /** Number of unspent outputs. */
+  get coinCount(): number {
+    return this.coins.size;
+  }
+
+  coin(outpoint: Uint8Array): Coin | undefined {
+    return this.coins.get(toHex(outpoint));
+  }
+
+  /** Statuses of the outpoints (concatenated 36-byte keys) against the unspent set. */
+  checkOutpoints(keys: Uint8Array): Uint8Array {
+    return this.unspent.check(keys);
+  }
+
+  private async rebuildCaches(): Promise<void> {
+    for await (const [k, v] of this.store.range(prefixRange(PREFIX.coin))) {
+      const key = k.subarray(1);
+      this.coins.set(toHex(key), decodeCoin(v));
+      this.unspent.insert(key);
+    }
+    const balances: [Uint8Array, bigint][] = [];
+    for await (const [k, v] of this.store.range(prefixRange(PREFIX.balance))) {
+      balances.push([stateKey(k.subarray(1, 22), k.subarray(22, 54)), decodeAmount(v)]);
+    }
+    this.tree.update(balances);
+    if (!equal(this.tree.root, this.tip_.header.stateRoot)) {
+      throw corrupt(`the balances give state root ${toHex(this.tree.root)}, the tip says ${toHex(this.tip_.header.stateRoot)}`);
+    }
+  }
+
+  private async commitGenesis(genesis: Block, hash: Uint8Array): Promise<void> {
+    const [tx, ...rest] = genesis.txs;
+    if (tx === undefined || rest.length > 0 || tx.kind !== TxKind.Genesis || tx.inputs.length !== 0) {
+      throw blockFail(BlockErrorCode.BAD_REWARD, "genesis.txs", "block 0 holds exactly one genesis transaction without inputs");
+    }
+    if (genesis.header.height !== 0n || !equal(genesis.header.previousHash, ZERO32)) {
+      throw blockFail(BlockErrorCode.BAD_HEIGHT, "genesis.header", "block 0 has height 0 and no parent");
+    }
+    const effects = this.effects(genesis, [txId(tx)], 0n);
+    this.checkRoots(genesis, effects);
+    await this.commit(genesis, hash, { round: 0, signatures: [] }, effects, genesisTip(genesis, hash), [{ key: GENESIS_KEY, value: hash }]);
+  }
+
+  /** What the block does to coins and balances; its transactions are already validated. */
+  private effects(block: Block, ids: Uint8Array[], height: bigint): BlockEffects {
+    const spent: { key: Uint8Array; coin: Coin }[] = [];
+    const created: { key: Uint8Array; coin: Coin }[] = [];
+    const deltas: [Address, Uint8Array, bigint][] = [];
+    block.txs.forEach((tx, t) => {
+      for (const input of tx.inputs) {
+        const key = outpointKey(input.prevout);
+        const coin = this.coins.get(toHex(key))!;
+        spent.push({ key, coin });
+        deltas.push([coin.output.address, coin.output.currency, -coin.output.amount]);
+      }
+      createdKeys(ids[t]!, tx.outputs).forEach((key, i) => {
+        const output = tx.outputs[i]!;
+        created.push({ key, coin: { output, height } });
+        deltas.push([output.address, output.currency, output.amount]);
+      });
+    });
+    return { ids, spent, created, balances: this.balanceChanges(deltas) };
+  }
+
+  /** Net balance changes per (address, currency), with the tree's values before and after. */
+  private balanceChanges(deltas: Iterable<readonly [Address, Uint8Array, bigint]>): BlockEffects["balances"] {
+    const changes = new Map<string, BalanceChange>();
+    for (const [address, currency, delta] of deltas) {
+      const k = toHex(addressBytes(address)) + toHex(currency);
+      const c = changes.get(k);
+      if (c === undefined) changes.set(k, { address, currency, delta });
+      else c.delta += delta;
+    }
+    const balances: BlockEffects["balances"] = new Map();
+    for (const c of changes.values()) {
+      if (c.delta === 0n) continue;
+      const key = stateKey(addressBytes(c.address), c.currency);
+      const before = this.tree.get(key) ?? 0n;
+      balances.set(toHex(key), { address: c.address, currency: c.currency, key, before, after: before + c.delta });
+    }
+    return balances;
+  }
+
+  /** Applies the balances to the tree and checks roots; reverts the tree on mismatch. */
+  private checkRoots(block: Block, effects: BlockEffects): void {
+    const txRoot = defaultHasher().merkleRoot(concat(effects.ids));
+    if (!equal(txRoot, block.header.txRoot)) {
+      throw blockFail(BlockErrorCode.BAD_TX_ROOT, "block.header.txRoot", `expected ${toHex(txRoot)}`);
+    }
+    const root = this.applyBalances(effects, "after");
+    if (!equal(root, block.header.stateRoot)) {
+      this.applyBalances(effects, "before");
+      throw blockFail(BlockErrorCode.BAD_STATE_ROOT, "block.header.stateRoot", `expected ${toHex(root)}`);
+    }
+  }
+
+  private applyBalances(effects: BlockEffects, side: "before" | "after"): Uint8Array {
+    return this.tree.update([...effects.balances.values()].map((b) => [b.key, b[side]] as const));
+  }
+
+  /**
+   * The state root the tree would have after `txs` (already validated) in a
+   * block at the next height, leaving the tree as it is: what a proposer puts
+   * in the header.
+   */
+  previewStateRoot(txs: readonly Transaction[]): Uint8Array {
+    const ids = txs.map(txId);
+    const effects = this.effects({ header: this.tip_.header, txs }, ids, this.tip_.height + 1n);
+    const root = this.applyBalances(effects, "after");
+    this.applyBalances(effects, "before");
+    return root;
+  }
+
+  /**
+   * Validates `block` on top of the tip and commits it with its commit
+   * certificate, in one synced write batch that also moves the tip. On any
+   * failure nothing changes.
+   */
+  async connectBlock(block: Block, commit: Commit, verify: SignatureVerifier): Promise<Tip> {
+    const h = block.header;
+    const tip = this.tip_;
+    const field = `block ${h.height}`;
+    if (h.chainId !== this.params.chainId) throw blockFail(BlockErrorCode.WRONG_CHAIN, `${field}.chainId`, `expected ${this.params.chainId}, got ${h.chainId}`);
+    if (h.height !== tip.height + 1n) throw blockFail(BlockErrorCode.BAD_HEIGHT, `${field}.height`, `expected ${tip.height + 1n}`);
+    if (!equal(h.previousHash, tip.hash)) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, `expected ${toHex(tip.hash)}`);
+    if (h.timestamp <= tip.header.timestamp) throw blockFail(BlockErrorCode.BAD_TIMESTAMP, `${field}.timestamp`, `expected after ${tip.header.timestamp}`);
+
+    const ids = block.txs.map(txId);
+    const seen = new Set<string>();
+    ids.forEach((id, i) => {
+      const k = toHex(id);
+      if (seen.has(k)) throw blockFail(BlockErrorCode.DUPLICATE_TX, `${field}.txs[${i}]`, `transaction ${k} appears twice`);
+      seen.add(k);
+    });
+
+    // Structure first, then the whole block's inputs against the unspent set
+    // in one wasm batch: duplicates are double spends within the block.
+    let fees = 0n;
+    let reward: Transaction | undefined;
+    const inputKeys: Uint8Array[] = [];
+    const owners: number[] = [];
+    block.txs.forEach((tx, i) => {
+      if (i === 0 && tx.kind === TxKind.Reward) {
+        reward = tx;
+        return;
+      }
+      validateTxStructure(tx, this.params.chainId, `${field}.txs[${i}]`);
+      fees += tx.fee;
+      for (const input of tx.inputs) {
+        inputKeys.push(outpointKey(input.prevout));
+        owners.push(i);
+      }
+    });
+    const statuses = this.unspent.check(concat(inputKeys));
+    statuses.forEach((s, k) => {
+      if (s === OutpointStatus.Duplicate) throw blockFail(TxErrorCode.DOUBLE_SPEND_IN_BLOCK, `${field}.txs[${owners[k]}]`, "spends an outpoint an earlier transaction of the block spends");
+      if (s === OutpointStatus.Missing) throw blockFail(TxErrorCode.INPUT_MISSING, `${field}.txs[${owners[k]}]`, `${toHex(inputKeys[k]!)} is not unspent`);
+    });
+    this.checkReward(reward, fees, h.height, field);
+
+    const pending: PendingSignature[] = [];
+    block.txs.forEach((tx, i) => {
+      if (tx === reward) return;
+      const message = signingMessage(ids[i]!);
+      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`).entries()) {
+        pending.push({ message, publicKey: s.publicKey, signature: s.signature, field: `${field}.txs[${i}].signatures[${j}]` });
+      }
+    });
+    const verdicts = await verify(pending);
+    verdicts.forEach((ok, k) => {
+      if (!ok) throw badSignature(pending[k]!.field);
+    });
+    if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
+
+    const effects = this.effects(block, ids, h.height);
+    this.checkRoots(block, effects);
+    const hash = blockHash(h);
+    const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
+    return this.commit(block, hash, commit, effects, { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) });
+  }
+
+  private checkReward(reward: Transaction | undefined, fees: bigint, height: bigint, field: string): void {
+    const due = fees + this.params.blockReward;
+    if (reward === undefined) {
+      if (due !== 0n) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `a reward transaction paying ${due} is required`);
+      return;
+    }
+    const paid = reward.outputs.reduce((s, o) => s + o.amount, 0n);
+    const ok = reward.chainId === this.params.chainId && reward.inputs.length === 0 && reward.fee === 0n && reward.signatures.length === 0
+      && reward.outputs.every((o) => o.currency.every((b) => b === 0)) && paid === due && equal(reward.payload, u64le(height));
+    if (!ok) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `the reward pays ${due} CAS in outputs only, with the height as payload`);
+  }
+
+  /** Writes the block and moves the tip in one synced batch; updates the caches after. */
+  private async commit(block: Block, hash: Uint8Array, commit: Commit, effects: BlockEffects, tip: Tip, extra: BatchOp[] = []): Promise<Tip> {
+    const h = block.header;
+    const ops: BatchOp[] = [
+      ...extra,
+      { key: blockKey(hash), value: encodeBlock(block) },
+      { key: heightKey(h.height), value: hash },
+      { key: commitKey(hash), value: encodeCommit(commit) },
+      { key: undoKey(hash), value: encodeUndo(effects.spent) },
+      { key: ledgerHeaderKey(h.height), value: encodeLedgerHeader(tip.ledgerHeader) },
+      { key: TIP_KEY, value: concat([heightKeyBytes(h.height), hash]) },
+    ];
+    effects.ids.forEach((id, i) => {
+      const loc = new Uint8Array(12);
+      const dv = new DataView(loc.buffer);
+      dv.setBigUint64(0, h.height, false);
+      dv.setUint32(8, i, false);
+      ops.push({ key: txIndexKey(id), value: loc });
+    });
+    for (const s of effects.spent) {
+      ops.push({ key: coinKey(s.key), value: null });
+      ops.push({ key: addressCoinKey(addressBytes(s.coin.output.address), s.key), value: null });
+    }
+    for (const c of effects.created) {
+      ops.push({ key: coinKey(c.key), value: encodeCoin(c.coin) });
+      ops.push({ key: addressCoinKey(addressBytes(c.coin.output.address), c.key), value: new Uint8Array(0) });
+    }
+    for (const b of effects.balances.values()) {
+      ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
+    }
+    try {
+      await this.store.write(ops, true);
+    } catch (e) {
+      this.applyBalances(effects, "before");
+      throw e;
+    }
+    for (const s of effects.spent) this.coins.delete(toHex(s.key));
+    if (effects.spent.length > 0) this.unspent.delete(concat(effects.spent.map((s) => s.key)));
+    for (const c of effects.created) this.coins.set(toHex(c.key), c.coin);
+    if (effects.created.length > 0) this.unspent.insert(concat(effects.created.map((c) => c.key)));
+    this.tip_ = tip;
+    return tip;
+  }
+
+  /** Takes back the tip block with its undo data, in one synced batch. */
+  async disconnectTip(): Promise<Tip> {
+    const tip = this.tip_;
+    if (tip.height === 0n) throw new CasError(BlockErrorCode.AT_GENESIS, "tip: the genesis block cannot be disconnected", { field: "tip" });
+    const block = await loadBlock(this.store, tip.hash);
+    const undoBytes = await this.store.get(undoKey(tip.hash));
+    const prevBlock = await loadBlock(this.store, tip.header.previousHash);
+    const prevLh = await this.store.get(ledgerHeaderKey(tip.height - 1n));
+    if (block === undefined || undoBytes === undefined || prevBlock === undefined || prevLh === undefined) throw corrupt(`block ${tip.height} or its undo data is missing`);
+    const spent = decodeUndo(undoBytes);
+    const ids = block.txs.map(txId);
+    const created = block.txs.flatMap((tx, t) => createdKeys(ids[t]!, tx.outputs).map((key, i) => ({ key, coin: { output: tx.outputs[i]!, height: tip.height } })));
+    // Balance changes are the block's, reversed.
+    const balances = this.balanceChanges([
+      ...spent.map((s) => [s.coin.output.address, s.coin.output.currency, s.coin.output.amount] as const),
+      ...created.map((c) => [c.coin.output.address, c.coin.output.currency, -c.coin.output.amount] as const),
+    ]);
+    const effects: BlockEffects = { ids, spent: created, created: spent, balances };
+    const root = this.applyBalances(effects, "after");
+    if (!equal(root, prevBlock.header.stateRoot)) {
+      this.applyBalances(effects, "before");
+      throw corrupt(`undoing block ${tip.height} gives state root ${toHex(root)}, block ${tip.height - 1n} says ${toHex(prevBlock.header.stateRoot)}`);
+    }
+    const lh = decodeLedgerHeader(prevLh);
+    const prevTip: Tip = { height: tip.height - 1n, hash: tip.header.previousHash, header: prevBlock.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
+    const ops: BatchOp[] = [
+      { key: blockKey(tip.hash), value: null },
+      { key: heightKey(tip.height), value: null },
+      { key: commitKey(tip.hash), value: null },
+      { key: undoKey(tip.hash), value: null },
+      { key: ledgerHeaderKey(tip.height), value: null },
+      { key: TIP_KEY, value: concat([heightKeyBytes(prevTip.height), prevTip.hash]) },
+      ...ids.map((id) => ({ key: txIndexKey(id), value: null })),
+    ];
+    for (const c of created) {
+      ops.push({ key: coinKey(c.key), value: null });
+      ops.push({ key: addressCoinKey(addressBytes(c.coin.output.address), c.key), value: null });
+    }
+    for (const s of spent) {
+      ops.push({ key: coinKey(s.key), value: encodeCoin(s.coin) });
+      ops.push({ key: addressCoinKey(addressBytes(s.coin.output.address), s.key), value: new Uint8Array(0) });
+    }
+    for (const b of balances.values()) {
+      ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
+    }
+    try {
+      await this.store.write(ops, true);
+    } catch (e) {
+      this.applyBalances(effects, "before");
+      throw e;
+    }
+    for (const c of created) this.coins.delete(toHex(c.key));
+    if (created.length > 0) this.unspent.delete(concat(created.map((c) => c.key)));
+    for (const s of spent) this.coins.set(toHex(s.key), s.coin);
+    if (spent.length > 0) this.unspent.insert(concat(spent.map((s) => s.key)));
+    this.tip_ = prevTip;
+    return prevTip;
+  }
+
+  // ------------------------------------------------------------- queries
+
+  /** Balances of an address by currency (hex id), from the store. */
+  async balances(address: Address): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    for await (const [k, v] of this.store.range(prefixRange(PREFIX.balance, addressBytes(address)))) {
+      out.set(toHex(k.subarray(22, 54)), decodeAmount(v));
+    }
+    return out;
+  }
+
+  /** Unspent outputs of an address, in outpoint order. */
+  async unspentOf(address: Address): Promise<{ outpoint: Uint8Array; coin: Coin }[]> {
+    const out: { outpoint: Uint8Array; coin: Coin }[] = [];
+    for await (const [k] of this.store.range(prefixRange(PREFIX.addressCoin, addressBytes(address)))) {
+      const outpoint = k.slice(22, 58);
+      const coin = this.coin(outpoint);
+      if (coin !== undefined) out.push({ outpoint, coin });
+    }
+    return out;
+  }
+
+  async blockByHash(hash: Uint8Array): Promise<Block | undefined> {
+    return loadBlock(this.store, hash);
+  }
+
+  async hashAt(height: bigint): Promise<Uint8Array | undefined> {
+    if (height < 0n || height > this.tip_.height) return undefined;
+    return this.store.get(heightKey(height));
+  }
+
+  async commitOf(hash: Uint8Array): Promise<Commit | undefined> {
+    const b = await this.store.get(commitKey(hash));
+    return b === undefined ? undefined : decodeCommit(b);
+  }
+
+  async ledgerHeaderAt(height: bigint): Promise<LedgerHeader | undefined> {
+    const b = await this.store.get(ledgerHeaderKey(height));
+    return b === undefined ? undefined : decodeLedgerHeader(b);
+  }
+
+  /** Where a committed transaction sits: block height and position. */
+  async txLocation(id: Uint8Array): Promise<{ height: bigint; index: number } | undefined> {
+    const b = await this.store.get(txIndexKey(id));
+    if (b === undefined) return undefined;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return { height: dv.getBigUint64(0, false), index: dv.getUint32(8, false) };
+  }
+
+  /** The balance tree (proofs at the tip). */
+  get state(): StateTree {
+    return this.tree;
+  }
+
+  /** Releases memory outside the JS heap (the wasm outpoint set). The store is closed by its owner. */
+  dispose(): void {
+    this.unspent.dispose();
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function heightKeyBytes(height: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, height, false);
+  return b;
+}
+
+function corrupt(message: string): CasError {
+  return new CasError(LedgerErrorCode.STORE_CORRUPT, `data: ${message}; the data folder is damaged`, { field: "data" });
+}
+
+async function loadBlock(store: Store, hash: Uint8Array): Promise<Block | undefined> {
+  const b = await store.get(blockKey(hash));
+  return b === undefined ? undefined : decodeBlock(b);
+}
+
+function genesisTip(genesis: Block, hash: Uint8Array): Tip {
+  const lh = ledgerHeaderOf(genesis.header, hash, ZERO32);
+  return { height: 0n, hash, header: genesis.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
+}

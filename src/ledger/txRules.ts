@@ -1,0 +1,122 @@
+// Transaction rules: a checklist of pure functions, each failure a CasError
+// whose code names the rule. No I/O, no clock: the block time and the coins
+// come in as arguments. Signature verification is left to the caller (it is
+// batched in the worker pool and cached), which gets the list to verify.
+
+import { CasError } from "../errors.js";
+import { keyAddress, AddressType } from "../crypto/address.js";
+import { toHex } from "../crypto/bytes.js";
+import { MAX_AMOUNT } from "../primitives/codec.js";
+import { outpointKey, TxKind, type Transaction, type TxOutput } from "../primitives/transaction.js";
+import { TxErrorCode } from "./txErrors.js";
+
+/** An unspent output and the height of the block that created it. */
+export interface Coin {
+  readonly output: TxOutput;
+  readonly height: bigint;
+}
+
+/** Where validation finds the coins a transaction spends. */
+export interface CoinView {
+  coin(outpoint: Uint8Array): Coin | undefined;
+}
+
+/** A signature to verify: the transaction's signing message, the key, the signature. */
+export interface SignatureCheck {
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+const PEER = { verdict: "reject", score: 20 } as const;
+
+function fail(code: TxErrorCode, field: string, message: string): CasError {
+  return new CasError(code, `${field}: ${message}`, { field, peer: PEER });
+}
+
+/** Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or more. */
+function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, field: string): void {
+  const k = toHex(currency);
+  const total = (sums.get(k) ?? 0n) + amount;
+  if (total > MAX_AMOUNT) throw fail(TxErrorCode.AMOUNT_OVERFLOW, field, "amounts of one currency sum to 2^128 or more");
+  sums.set(k, total);
+}
+
+/** Output sums per currency (hex id), the fee counted in CAS. */
+export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
+  const sums = new Map<string, bigint>();
+  tx.outputs.forEach((o, i) => addTo(sums, o.currency, o.amount, `${field}.outputs[${i}].amount`));
+  if (tx.fee > 0n) addTo(sums, new Uint8Array(32), tx.fee, `${field}.fee`);
+  return sums;
+}
+
+/**
+ * Rules that need nothing but the transaction and the chain id: the chain,
+ * the shape of its kind, no outpoint spent twice within it, no sum past 2^128.
+ * Genesis and reward transactions are checked by the block rules.
+ */
+export function validateTxStructure(tx: Transaction, chainId: string, field = "tx"): void {
+  if (tx.chainId !== chainId) throw fail(TxErrorCode.WRONG_CHAIN, `${field}.chainId`, `expected ${chainId}, got ${tx.chainId}`);
+  if (tx.kind !== TxKind.Transfer) throw fail(TxErrorCode.STRUCTURE, `${field}.kind`, `kind ${tx.kind} is only valid in its place in a block`);
+  if (tx.inputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.inputs`, "a transfer spends at least one input");
+  if (tx.outputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs`, "a transfer creates at least one output");
+  if (tx.payload.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.payload`, "a transfer has no payload");
+  if (tx.declarations.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.declarations`, "special-account declarations are not supported yet");
+  const seen = new Set<string>();
+  tx.inputs.forEach((input, i) => {
+    const k = toHex(outpointKey(input.prevout));
+    if (seen.has(k)) throw fail(TxErrorCode.DOUBLE_SPEND_IN_TX, `${field}.inputs[${i}]`, "spends an outpoint an earlier input spends");
+    seen.add(k);
+  });
+  const keys = new Set<string>();
+  tx.signatures.forEach((s, i) => {
+    const k = toHex(s.publicKey);
+    if (keys.has(k)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "a second signature by the same key");
+    keys.add(k);
+  });
+  outputSums(tx, field);
+}
+
+/**
+ * Rules against the ledger at a block time: not expired, every input unspent,
+ * every currency balanced, every key-owned input signed by its key and no
+ * signature by anyone else. Returns the signatures the caller must verify.
+ */
+export function validateTxInputs(tx: Transaction, view: CoinView, blockTime: bigint, field = "tx"): SignatureCheck[] {
+  if (blockTime > tx.expiresAt) throw fail(TxErrorCode.EXPIRED, `${field}.expiresAt`, `expired at ${tx.expiresAt}, block time ${blockTime}`);
+  const inSums = new Map<string, bigint>();
+  const owners = new Set<string>();
+  tx.inputs.forEach((input, i) => {
+    const coin = view.coin(outpointKey(input.prevout));
+    if (coin === undefined) {
+      throw fail(TxErrorCode.INPUT_MISSING, `${field}.inputs[${i}]`, `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
+    }
+    if (coin.output.address.type !== AddressType.Key) {
+      throw fail(TxErrorCode.UNSUPPORTED_OWNER, `${field}.inputs[${i}]`, `owned by a special account (type ${coin.output.address.type})`);
+    }
+    if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.inputs[${i}].unlock`, "a key-owned input has no unlock data");
+    owners.add(toHex(coin.output.address.hash));
+    addTo(inSums, coin.output.currency, coin.output.amount, `${field}.inputs[${i}]`);
+  });
+  const outSums = outputSums(tx, field);
+  for (const currency of new Set([...inSums.keys(), ...outSums.keys()])) {
+    const a = inSums.get(currency) ?? 0n;
+    const b = outSums.get(currency) ?? 0n;
+    if (a !== b) throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${currency}: inputs ${a}, outputs${currency === "0".repeat(64) ? " and fee" : ""} ${b}`);
+  }
+  const signed = new Set<string>();
+  const checks: SignatureCheck[] = tx.signatures.map((s, i) => {
+    const owner = toHex(keyAddress(s.publicKey).hash);
+    if (!owners.has(owner)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "signed by a key that owns no input");
+    signed.add(owner);
+    return { publicKey: s.publicKey, signature: s.signature };
+  });
+  for (const owner of owners) {
+    if (!signed.has(owner)) throw fail(TxErrorCode.SIGNATURE_MISSING, `${field}.signatures`, `no signature for the owner of inputs, address hash ${owner}`);
+  }
+  return checks;
+}
+
+/** The error for a signature that does not verify. */
+export function badSignature(field: string): CasError {
+  return fail(TxErrorCode.SIGNATURE_INVALID, field, "signature does not verify");
+}

@@ -1,0 +1,214 @@
+// The mempool: admission of transactions waiting for a block, and their order
+// for packing.
+//
+// Admission (each failure a coded CasError, nothing kept):
+//  - the transaction rules (src/ledger/txRules.ts) against the committed
+//    ledger at the given time: structure, expiration, unspent inputs, balance,
+//    signers; inputs must be committed coins (blocks never chain transactions);
+//  - not already in the chain or the pool; no input spent by a pooled one;
+//  - fee rate (fee per encoded byte) at least the minimum;
+//  - signatures verified once, in the worker pool, and remembered, so block
+//    validation does not verify them again;
+//  - a size cap: when full, the lowest fee rate goes first, and a newcomer
+//    that pays no more than the lowest is refused.
+// Order for packing: fee rate, highest first; ties by id (deterministic).
+
+import { CasError } from "../errors.js";
+import { toHex } from "../crypto/bytes.js";
+import { encodeTx, outpointKey, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
+import { validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
+import { TxErrorCode } from "../ledger/txErrors.js";
+import type { PendingSignature } from "../ledger/ledger.js";
+import { MempoolErrorCode } from "./errors.js";
+
+export interface MempoolOptions {
+  /** Total encoded bytes kept. Default 64 MiB. */
+  readonly maxBytes?: number;
+  /** Minimum fee per encoded byte, in CAS base units. Default 1. */
+  readonly minFeePerByte?: bigint;
+}
+
+export const MEMPOOL_DEFAULTS = { maxBytes: 64 * 1024 * 1024, minFeePerByte: 1n } as const;
+
+/** What the mempool needs of the ledger. */
+export interface MempoolLedger extends CoinView {
+  readonly params: { readonly chainId: string };
+  txLocation(id: Uint8Array): Promise<unknown>;
+}
+
+interface Entry {
+  readonly tx: Transaction;
+  readonly id: Uint8Array;
+  readonly idHex: string;
+  readonly size: number;
+  readonly spends: string[];
+  /** Keys of its verified signatures (see `signatureKey`). */
+  readonly verified: string[];
+}
+
+function signatureKey(message: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): string {
+  return toHex(message) + toHex(publicKey) + toHex(signature);
+}
+
+/** a pays a lower fee rate than b (fee/size compared without division); ties: larger id is "lower". */
+function lower(a: Entry, b: Entry): boolean {
+  const x = a.tx.fee * BigInt(b.size);
+  const y = b.tx.fee * BigInt(a.size);
+  return x !== y ? x < y : a.idHex > b.idHex;
+}
+
+export class Mempool {
+  private readonly entries = new Map<string, Entry>();
+  /** Outpoint (hex) → id (hex) of the pooled transaction spending it. */
+  private readonly spent = new Map<string, string>();
+  private readonly verifiedSignatures = new Set<string>();
+  private bytes_ = 0;
+  private readonly maxBytes: number;
+  private readonly minFeePerByte: bigint;
+
+  constructor(
+    private readonly ledger: MempoolLedger,
+    private readonly verify: (items: readonly PendingSignature[]) => Promise<boolean[]>,
+    options: MempoolOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? MEMPOOL_DEFAULTS.maxBytes;
+    this.minFeePerByte = options.minFeePerByte ?? MEMPOOL_DEFAULTS.minFeePerByte;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get bytes(): number {
+    return this.bytes_;
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.entries.has(toHex(id));
+  }
+
+  get(id: Uint8Array): Transaction | undefined {
+    return this.entries.get(toHex(id))?.tx;
+  }
+
+  /** Whether this signature was verified at admission. */
+  isVerified(item: PendingSignature): boolean {
+    return this.verifiedSignatures.has(signatureKey(item.message, item.publicKey, item.signature));
+  }
+
+  /** Checks the mempool's own rules that need no await: duplicates and conflicts. */
+  private checkConflicts(tx: Transaction, idHex: string, field: string): string[] {
+    if (this.entries.has(idHex)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${idHex} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
+    return tx.inputs.map((input, i) => {
+      const k = toHex(outpointKey(input.prevout));
+      const other = this.spent.get(k);
+      if (other !== undefined) {
+        throw new CasError(TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, `${field}.inputs[${i}]: already spent by ${other} in the mempool`, { field: `${field}.inputs[${i}]`, peer: { verdict: "ignore", score: 0 } });
+      }
+      return k;
+    });
+  }
+
+  /**
+   * Admits `tx` if it follows every rule at time `now` (ms); returns its id.
+   * On failure the mempool is unchanged.
+   */
+  async admit(tx: Transaction, now: bigint, field = "tx"): Promise<Uint8Array> {
+    validateTxStructure(tx, this.ledger.params.chainId, field);
+    const id = txId(tx);
+    const idHex = toHex(id);
+    this.checkConflicts(tx, idHex, field);
+    if ((await this.ledger.txLocation(id)) !== undefined) {
+      throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${idHex} is already in the chain`, { field, peer: { verdict: "ignore", score: 0 } });
+    }
+    const size = encodeTx(tx).length;
+    if (tx.fee < this.minFeePerByte * BigInt(size)) {
+      throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size)} (${this.minFeePerByte} per byte × ${size} bytes)`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
+    }
+    const checks = validateTxInputs(tx, this.ledger, now, field);
+    const message = signingMessage(id);
+    const items: PendingSignature[] = checks.map((c, i) => ({ message, publicKey: c.publicKey, signature: c.signature, field: `${field}.signatures[${i}]` }));
+    const verdicts = await this.verify(items);
+    verdicts.forEach((ok, i) => {
+      if (!ok) throw badSignature(items[i]!.field);
+    });
+    // The ledger or the pool may have moved while the signatures were checked.
+    const spends = this.checkConflicts(tx, idHex, field);
+    validateTxInputs(tx, this.ledger, now, field);
+    const entry: Entry = { tx, id, idHex, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)) };
+    this.makeRoom(entry, field);
+    this.insert(entry);
+    return id;
+  }
+
+  /** Evicts the lowest fee rates until `entry` fits, or refuses it if it pays no more. */
+  private makeRoom(entry: Entry, field: string): void {
+    if (entry.size > this.maxBytes) {
+      throw new CasError(MempoolErrorCode.FULL, `${field}: ${entry.size} bytes is more than the mempool holds`, { field, peer: { verdict: "ignore", score: 0 } });
+    }
+    const evict: Entry[] = [];
+    let freed = 0;
+    if (this.bytes_ + entry.size <= this.maxBytes) return;
+    const byRate = [...this.entries.values()].sort((a, b) => (lower(a, b) ? -1 : 1));
+    for (const victim of byRate) {
+      if (this.bytes_ - freed + entry.size <= this.maxBytes) break;
+      if (!lower(victim, entry)) {
+        throw new CasError(MempoolErrorCode.FULL, `${field}.fee: the mempool is full and the transaction pays no more per byte than the cheapest it holds`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
+      }
+      evict.push(victim);
+      freed += victim.size;
+    }
+    for (const v of evict) this.remove(v.idHex);
+  }
+
+  private insert(e: Entry): void {
+    this.entries.set(e.idHex, e);
+    for (const k of e.spends) this.spent.set(k, e.idHex);
+    for (const s of e.verified) this.verifiedSignatures.add(s);
+    this.bytes_ += e.size;
+  }
+
+  private remove(idHex: string): void {
+    const e = this.entries.get(idHex);
+    if (e === undefined) return;
+    this.entries.delete(idHex);
+    for (const k of e.spends) if (this.spent.get(k) === idHex) this.spent.delete(k);
+    for (const s of e.verified) this.verifiedSignatures.delete(s);
+    this.bytes_ -= e.size;
+  }
+
+  /**
+   * Transactions for the next block, best fee rate first, within `maxTxs` and
+   * `maxBytes`, still valid at `blockTime` against the ledger.
+   */
+  select(maxTxs: number, maxBytes: number, blockTime: bigint): Transaction[] {
+    const sorted = [...this.entries.values()].sort((a, b) => (lower(a, b) ? 1 : -1));
+    const out: Transaction[] = [];
+    let bytes = 0;
+    for (const e of sorted) {
+      if (out.length >= maxTxs) break;
+      if (bytes + e.size > maxBytes) continue;
+      if (e.tx.expiresAt < blockTime) continue;
+      out.push(e.tx);
+      bytes += e.size;
+    }
+    return out;
+  }
+
+  /**
+   * After a block: drops its transactions, those that now conflict with it
+   * (their inputs are gone from the ledger) and those expired at its time.
+   */
+  removeForBlock(txs: readonly Transaction[], blockTime: bigint): void {
+    for (const tx of txs) {
+      this.remove(toHex(txId(tx)));
+      for (const input of tx.inputs) {
+        const other = this.spent.get(toHex(outpointKey(input.prevout)));
+        if (other !== undefined) this.remove(other);
+      }
+    }
+    for (const e of [...this.entries.values()]) {
+      if (e.tx.expiresAt < blockTime) this.remove(e.idHex);
+    }
+  }
+}

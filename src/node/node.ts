@@ -1,0 +1,157 @@
+// A running node: composes the store, the ledger, the worker pool, the
+// mempool, the block producer and the HTTP API from a data folder and options.
+// Services start in dependency order and stop in reverse; a stop waits for the
+// block being committed, then closes the store cleanly.
+
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import type { Logger } from "pino";
+import { CasError } from "../errors.js";
+import { generateKeyPair, type KeyPair } from "../crypto/ed25519.js";
+import { readKeyFile } from "../crypto/keyFile.js";
+import { blockHash, type Block } from "../primitives/block.js";
+import type { Transaction } from "../primitives/transaction.js";
+import { RocksStore } from "../ledger/store.js";
+import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger/ledger.js";
+import { genesisBlock, readGenesis, type Genesis } from "../chain/genesis.js";
+import { assembleBlock } from "../chain/producer.js";
+import { Mempool } from "../mempool/mempool.js";
+import { WorkerPool } from "../workers/pool.js";
+import { buildApi } from "../api/server.js";
+import type { FastifyInstance } from "fastify";
+import { dataPaths, type NodeOptions } from "./options.js";
+import { NodeErrorCode } from "./errors.js";
+
+/** Events: "block" (block, hash) after each commit. */
+export class CasNode extends EventEmitter {
+  private timer: NodeJS.Timeout | undefined;
+  private producing: Promise<unknown> | undefined;
+  private stopped = false;
+  private api: FastifyInstance | undefined;
+  /** Where the API listens, once started ("http://127.0.0.1:7545"). */
+  apiUrl = "";
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly genesis: Genesis,
+    readonly ledger: Ledger,
+    readonly mempool: Mempool,
+    private readonly store: RocksStore,
+    private readonly pool: WorkerPool,
+    private readonly key: KeyPair,
+    private readonly log: Logger,
+    /** The wall clock in ms; replaced in tests. Consensus code never reads it: it is passed in. */
+    private readonly now: () => bigint,
+  ) {
+    super();
+  }
+
+  /** Opens the data folder and starts producing blocks. */
+  static async start(options: NodeOptions, log: Logger, now: () => bigint = () => BigInt(Date.now())): Promise<CasNode> {
+    const paths = dataPaths(options.dataDir);
+    if (!existsSync(paths.genesis)) {
+      throw new CasError(NodeErrorCode.NOT_INITIALISED, `--data: ${options.dataDir} has no genesis.json; run \`cas init --data ${options.dataDir}\` first`, { field: "--data" });
+    }
+    const genesis = readGenesis(paths.genesis);
+    const key = generateKeyPair(await readKeyFile(paths.validatorKey, options.passphrase));
+    const store = await RocksStore.open(paths.db);
+    let ledger: Ledger | undefined;
+    let pool: WorkerPool | undefined;
+    try {
+      ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: genesis.chainId, blockReward: genesis.blockReward });
+      pool = new WorkerPool({ size: options.workers });
+      const verifyPool = pool;
+      const verifyAll = (items: readonly PendingSignature[]): Promise<boolean[]> => verifyPool.verifySignatures(items);
+      const mempool = new Mempool(ledger, verifyAll, { maxBytes: options.mempoolMaxBytes, minFeePerByte: options.minFeePerByte });
+      const node = new CasNode(options, genesis, ledger, mempool, store, pool, key, log, now);
+      log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
+      try {
+        await node.listen();
+      } catch (e) {
+        await node.stop();
+        throw e;
+      }
+      node.schedule();
+      return node;
+    } catch (e) {
+      ledger?.dispose();
+      await pool?.destroy();
+      await store.close();
+      throw e;
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const api = buildApi(this);
+    this.api = api;
+    try {
+      await api.listen({ host: this.options.apiHost, port: this.options.apiPort });
+    } catch (e) {
+      throw new CasError(NodeErrorCode.API_UNAVAILABLE, `--api: cannot listen on ${this.options.apiHost}:${this.options.apiPort} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { field: "--api", cause: e });
+    }
+    const address = api.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : this.options.apiPort;
+    this.apiUrl = `http://${this.options.apiHost}:${port}`;
+    this.log.info({ api: this.apiUrl }, "API listening");
+  }
+
+  /** Verifies what the mempool has not verified already (in the pool). */
+  private readonly verifier: SignatureVerifier = async (items) => {
+    const verdicts = items.map((it) => this.mempool.isVerified(it));
+    const todo = items.filter((_, i) => !verdicts[i]);
+    const fresh = await this.pool.verifySignatures(todo);
+    let k = 0;
+    return verdicts.map((v) => v || fresh[k++]!);
+  };
+
+  /** Admits a transaction to the mempool; resolves to its id. */
+  submit(tx: Transaction): Promise<Uint8Array> {
+    if (this.stopped) return Promise.reject(new CasError(NodeErrorCode.STOPPING, "node: stopping, not accepting transactions", { field: "node" }));
+    return this.mempool.admit(tx, this.now());
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.producing = this.produce().finally(() => {
+        this.producing = undefined;
+        this.schedule();
+      });
+    }, this.options.blockIntervalMs);
+  }
+
+  /** Packs and commits one block (skipped when empty blocks are off and nothing waits). */
+  async produce(): Promise<Block | undefined> {
+    if (this.stopped) return undefined;
+    const time = this.now();
+    const txs = this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
+    if (txs.length === 0 && !this.options.emptyBlocks) return undefined;
+    try {
+      const { block, commit } = await assembleBlock(this.ledger, txs, this.key, time);
+      await this.ledger.connectBlock(block, commit, this.verifier);
+      this.mempool.removeForBlock(block.txs, block.header.timestamp);
+      const hash = blockHash(block.header);
+      this.log.info({ height: Number(block.header.height), txs: block.txs.length, hash: Buffer.from(hash).toString("hex").slice(0, 16) }, "block committed");
+      this.emit("block", block, hash);
+      return block;
+    } catch (e) {
+      // A bad transaction slipped into the pool (its inputs went away): drop what the block would have held and go on.
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "block production failed");
+      this.mempool.removeForBlock(txs, time);
+      return undefined;
+    }
+  }
+
+  /** Stops producing, waits for the block in progress, closes everything. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.api?.close();
+    await this.producing;
+    await this.pool.destroy();
+    this.ledger.dispose();
+    await this.store.close();
+    this.log.info("node stopped");
+  }
+}

@@ -1,0 +1,215 @@
+// The UTXO ledger on a real RocksDB in a temporary folder: genesis, blocks
+// connected and disconnected, caches rebuilt after a restart, supply
+// conserved, and every block and transaction rule reached with nothing
+// changed on failure.
+
+import t from "tap";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { keyAddress, AddressType } from "../../src/crypto/address.js";
+import { generateKeyPair, verify, type KeyPair } from "../../src/crypto/ed25519.js";
+import { defaultHasher } from "../../src/crypto/hash.js";
+import { toHex } from "../../src/crypto/bytes.js";
+import { blockHash, type Block } from "../../src/primitives/block.js";
+import { CAS, TX_VERSION, TxKind, outpointKey, txId, type Transaction } from "../../src/primitives/transaction.js";
+import { MAX_AMOUNT } from "../../src/primitives/codec.js";
+import { RocksStore } from "../../src/ledger/store.js";
+import { Ledger, type SignatureVerifier } from "../../src/ledger/ledger.js";
+import { BlockErrorCode, TxErrorCode } from "../../src/ledger/txErrors.js";
+import { LedgerErrorCode } from "../../src/ledger/errors.js";
+import { DEVNET_SUPPLY, devnetGenesis, genesisBlock, type Genesis } from "../../src/chain/genesis.js";
+import { assembleBlock, rewardTransaction } from "../../src/chain/producer.js";
+import { buildTransfer, signTransaction } from "../../src/chain/wallet.js";
+import { asyncCodeOf } from "../helpers.js";
+
+const verifier: SignatureVerifier = async (items) => items.map((i) => verify(i.signature, i.message, i.publicKey));
+const CHAIN = "cas-test";
+const T0 = 1_800_000_000_000n;
+const FAR = T0 + 10n ** 9n;
+
+interface World {
+  dir: string;
+  genesis: Genesis;
+  validator: KeyPair;
+  reserve: KeyPair;
+  sale: KeyPair;
+  store: RocksStore;
+  ledger: Ledger;
+}
+
+async function world(t: { teardown(fn: () => Promise<void>): void }, blockReward = 0n): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), "cas-ledger-"));
+  const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
+  const genesis = { ...devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) }), blockReward };
+  const store = await RocksStore.open(join(dir, "db"));
+  const ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: CHAIN, blockReward });
+  const w = { dir, genesis, validator, reserve, sale, store, ledger };
+  t.teardown(async () => {
+    w.ledger.dispose();
+    await w.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return w;
+}
+
+async function coinsOf(ledger: Ledger, key: KeyPair) {
+  return ledger.unspentOf(keyAddress(key.publicKey));
+}
+
+async function pay(ledger: Ledger, from: KeyPair, to: KeyPair, amount: bigint, extra: Partial<Transaction> = {}): Promise<Transaction> {
+  const tx = buildTransfer({
+    chainId: CHAIN, key: from, coins: await coinsOf(ledger, from), to: keyAddress(to.publicKey), currency: CAS, amount,
+    feePerByte: 1n, expiresAt: FAR,
+  });
+  return Object.keys(extra).length === 0 ? tx : signTransaction({ ...tx, ...extra }, [from]);
+}
+
+async function supply(ledger: Ledger, keys: KeyPair[]): Promise<bigint> {
+  let s = 0n;
+  for (const k of keys) s += (await ledger.balances(keyAddress(k.publicKey))).get(toHex(CAS)) ?? 0n;
+  return s;
+}
+
+t.test("genesis, a payment, restart, and disconnect", async (t) => {
+  const w = await world(t);
+  const alice = generateKeyPair();
+  const everyone = [w.validator, w.reserve, w.sale, alice];
+  t.equal(w.ledger.tip.height, 0n, "a new ledger is at block 0");
+  t.equal(await supply(w.ledger, everyone), DEVNET_SUPPLY, "2,000,000,000 CAS allocated");
+  t.equal((await w.ledger.balances(keyAddress(w.reserve.publicKey))).get(toHex(CAS)), DEVNET_SUPPLY / 2n, "half to the committee reserve");
+
+  const tx = await pay(w.ledger, w.sale, alice, 12_345n);
+  const { block, commit } = await assembleBlock(w.ledger, [tx], w.validator, T0 + 1000n);
+  const tip = await w.ledger.connectBlock(block, commit, verifier);
+  t.equal(tip.height, 1n, "block 1 committed");
+  t.equal((await w.ledger.balances(keyAddress(alice.publicKey))).get(toHex(CAS)), 12_345n, "alice is paid");
+  t.equal((await w.ledger.balances(keyAddress(w.validator.publicKey))).get(toHex(CAS)), tx.fee, "the proposer gets the fee");
+  t.equal(await supply(w.ledger, everyone), DEVNET_SUPPLY, "no unit created or lost");
+  t.same(await w.ledger.txLocation(txId(tx)), { height: 1n, index: 1 }, "the transaction is indexed after the reward");
+  t.equal(toHex((await w.ledger.hashAt(1n))!), toHex(blockHash(block.header)), "the height index points at the block");
+  t.equal(toHex(w.ledger.stateRoot), toHex(block.header.stateRoot), "the tree root is the header's");
+
+  // Restart: caches rebuilt from RocksDB and checked against the tip.
+  const root = toHex(w.ledger.stateRoot);
+  const coins = w.ledger.coinCount;
+  w.ledger.dispose();
+  await w.store.close();
+  w.store = await RocksStore.open(join(w.dir, "db"));
+  w.ledger = await Ledger.open(w.store, genesisBlock(w.genesis), { chainId: CHAIN, blockReward: 0n });
+  t.equal(w.ledger.tip.height, 1n, "the tip survives a restart");
+  t.equal(toHex(w.ledger.stateRoot), root, "the state tree is rebuilt to the same root");
+  t.equal(w.ledger.coinCount, coins, "the coin cache is rebuilt");
+
+  const back = await w.ledger.disconnectTip();
+  t.equal(back.height, 0n, "block 1 disconnected");
+  t.equal(toHex(w.ledger.stateRoot), toHex(genesisBlock(w.genesis).header.stateRoot), "the state root is genesis's again");
+  t.equal((await w.ledger.balances(keyAddress(alice.publicKey))).size, 0, "alice has nothing again");
+  t.equal(await w.ledger.txLocation(txId(tx)), undefined, "the transaction is no longer indexed");
+  t.equal(await supply(w.ledger, everyone), DEVNET_SUPPLY, "supply unchanged");
+  t.equal(await asyncCodeOf(() => w.ledger.disconnectTip()), BlockErrorCode.AT_GENESIS, "genesis cannot be disconnected");
+  const again = await assembleBlock(w.ledger, [tx], w.validator, T0 + 2000n);
+  t.equal((await w.ledger.connectBlock(again.block, again.commit, verifier)).height, 1n, "the payment can be made again after the undo");
+});
+
+t.test("a store holding another chain is refused", async (t) => {
+  const w = await world(t);
+  const other = devnetGenesis({ chainId: CHAIN, timestamp: T0 + 1n, validator: w.validator.publicKey, reserve: keyAddress(w.reserve.publicKey), sale: keyAddress(w.sale.publicKey) });
+  t.equal(await asyncCodeOf(() => Ledger.open(w.store, genesisBlock(other), { chainId: CHAIN, blockReward: 0n })), LedgerErrorCode.WRONG_GENESIS, "another genesis on the same data");
+});
+
+/** A block on the tip with the given transactions and header fields; roots computed unless overridden. */
+async function block(w: World, txs: Transaction[], over: Partial<Block["header"]> = {}, time = w.ledger.tip.header.timestamp + 1000n): Promise<Block> {
+  const ids = new Uint8Array(txs.length * 32);
+  txs.forEach((tx, i) => ids.set(txId(tx), i * 32));
+  let stateRoot: Uint8Array = new Uint8Array(32);
+  try {
+    stateRoot = w.ledger.previewStateRoot(txs);
+  } catch {
+    // Invalid transactions: the block fails before its state root is looked at.
+  }
+  return {
+    header: {
+      version: 1, chainId: CHAIN, height: w.ledger.tip.height + 1n, timestamp: time, previousHash: w.ledger.tip.hash,
+      txRoot: defaultHasher().merkleRoot(ids), stateRoot, proposer: w.validator.publicKey, lastCommit: { round: 0, signatures: [] }, ...over,
+    },
+    txs,
+  };
+}
+
+t.test("every block and transaction rule has its code, and a failure changes nothing", async (t) => {
+  const w = await world(t);
+  const bob = generateKeyPair();
+  const noCommit = { round: 0, signatures: [] };
+  const tx = await pay(w.ledger, w.sale, bob, 1000n);
+  const reward = (fee: bigint, height = w.ledger.tip.height + 1n) => rewardTransaction(CHAIN, height, w.validator.publicKey, fee);
+  const before = { root: toHex(w.ledger.stateRoot), tip: toHex(w.ledger.tip.hash), coins: w.ledger.coinCount };
+  const unchanged = (what: string) => {
+    t.equal(toHex(w.ledger.stateRoot), before.root, `${what}: state root unchanged`);
+    t.equal(toHex(w.ledger.tip.hash), before.tip, `${what}: tip unchanged`);
+    t.equal(w.ledger.coinCount, before.coins, `${what}: coins unchanged`);
+  };
+  const expect = async (what: string, b: Block | Promise<Block>, code: string) => {
+    t.equal(await asyncCodeOf(async () => w.ledger.connectBlock(await b, noCommit, verifier)), code, what);
+    unchanged(what);
+  };
+  const good = [reward(tx.fee), tx];
+
+  await expect("another chain id", block(w, good, { chainId: "cas-other" }), BlockErrorCode.WRONG_CHAIN);
+  await expect("a height that skips", block(w, good, { height: 2n }), BlockErrorCode.BAD_HEIGHT);
+  await expect("a wrong parent", block(w, good, { previousHash: new Uint8Array(32).fill(7) }), BlockErrorCode.BAD_PREVIOUS);
+  await expect("a timestamp not after the parent's", block(w, good, {}, T0), BlockErrorCode.BAD_TIMESTAMP);
+  await expect("a wrong tx root", block(w, good, { txRoot: new Uint8Array(32) }), BlockErrorCode.BAD_TX_ROOT);
+  await expect("a wrong state root", block(w, good, { stateRoot: new Uint8Array(32).fill(1) }), BlockErrorCode.BAD_STATE_ROOT);
+  await expect("fees unpaid", block(w, [tx]), BlockErrorCode.BAD_REWARD);
+  await expect("a reward paying too much", block(w, [reward(tx.fee + 1n), tx]), BlockErrorCode.BAD_REWARD);
+  await expect("a reward for another height", block(w, [reward(tx.fee, 9n), tx]), BlockErrorCode.BAD_REWARD);
+  await expect("a reward that is not first", block(w, [tx, reward(tx.fee)]), TxErrorCode.STRUCTURE);
+  await expect("the same transaction twice", block(w, [reward(tx.fee * 2n), tx, tx]), BlockErrorCode.DUPLICATE_TX);
+
+  const tx2 = await pay(w.ledger, w.sale, w.reserve, 2000n);
+  await expect("two transactions spending one coin", block(w, [reward(tx.fee + tx2.fee), tx, tx2]), TxErrorCode.DOUBLE_SPEND_IN_BLOCK);
+  const ghost = signTransaction({ ...tx, inputs: [{ prevout: { txId: new Uint8Array(32).fill(9), index: 0 }, unlock: new Uint8Array(0) }] }, [w.sale]);
+  await expect("spending a coin that does not exist", block(w, [reward(ghost.fee), ghost]), TxErrorCode.INPUT_MISSING);
+  const twice = signTransaction({ ...tx, inputs: [tx.inputs[0]!, tx.inputs[0]!] }, [w.sale]);
+  await expect("one transaction spending a coin twice", block(w, [reward(twice.fee), twice]), TxErrorCode.DOUBLE_SPEND_IN_TX);
+  const expired = await pay(w.ledger, w.sale, bob, 1000n, { expiresAt: T0 + 10n });
+  await expect("an expired transaction", block(w, [reward(expired.fee), expired]), TxErrorCode.EXPIRED);
+  const greedy = await pay(w.ledger, w.sale, bob, 1000n, { outputs: tx.outputs.map((o, i) => (i === 0 ? { ...o, amount: o.amount + 1n } : o)) });
+  await expect("outputs above inputs", block(w, [reward(greedy.fee), greedy]), TxErrorCode.UNBALANCED);
+  const overflow = await pay(w.ledger, w.sale, bob, 1000n, { outputs: [{ ...tx.outputs[0]!, amount: MAX_AMOUNT }, { ...tx.outputs[0]!, amount: MAX_AMOUNT }] });
+  await expect("outputs summing past 2^128", block(w, [reward(overflow.fee), overflow]), TxErrorCode.AMOUNT_OVERFLOW);
+  await expect("no signature", block(w, [reward(tx.fee), { ...tx, signatures: [] }]), TxErrorCode.SIGNATURE_MISSING);
+  const forged = { ...tx, signatures: [{ ...tx.signatures[0]!, signature: new Uint8Array(64).fill(3) }] };
+  await expect("a signature that does not verify", block(w, [reward(tx.fee), forged]), TxErrorCode.SIGNATURE_INVALID);
+  await expect("a signature by a stranger", block(w, [reward(tx.fee), signTransaction(tx, [w.sale, bob])]), TxErrorCode.SIGNATURE_UNUSED);
+  await expect("a transaction for another chain", block(w, [reward(tx.fee), signTransaction({ ...tx, chainId: "cas-other" }, [w.sale])]), TxErrorCode.WRONG_CHAIN);
+  await expect("a transfer with a payload", block(w, [reward(tx.fee), signTransaction({ ...tx, payload: new Uint8Array(1) }, [w.sale])]), TxErrorCode.STRUCTURE);
+  await expect("a genesis transaction after block 0", block(w, [reward(tx.fee), { ...tx, kind: TxKind.Genesis }]), TxErrorCode.STRUCTURE);
+
+  // A special account's coin cannot be spent until the ledger supports it.
+  const special = { type: AddressType.Multisig, hash: new Uint8Array(20).fill(5) };
+  const toSpecial = signTransaction({ ...tx, outputs: [{ ...tx.outputs[0]!, address: special }, ...tx.outputs.slice(1)] }, [w.sale]);
+  const ok = await block(w, [reward(toSpecial.fee), toSpecial]);
+  await w.ledger.connectBlock(ok, noCommit, verifier);
+  const coin = outpointKey({ txId: txId(toSpecial), index: 0 });
+  const spendSpecial = signTransaction({
+    version: TX_VERSION, chainId: CHAIN, kind: TxKind.Transfer, expiresAt: FAR,
+    inputs: [{ prevout: { txId: coin.slice(0, 32), index: 0 }, unlock: new Uint8Array(0) }],
+    outputs: [{ address: keyAddress(bob.publicKey), currency: CAS, amount: 500n }], fee: 500n,
+    message: new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
+  }, [w.sale]);
+  before.root = toHex(w.ledger.stateRoot);
+  before.tip = toHex(w.ledger.tip.hash);
+  before.coins = w.ledger.coinCount;
+  await expect("spending a special account's coin", block(w, [reward(500n), spendSpecial]), TxErrorCode.UNSUPPORTED_OWNER);
+});
+
+t.test("block rewards are minted and conserved", async (t) => {
+  const w = await world(t, 50n);
+  const { block: b, commit } = await assembleBlock(w.ledger, [], w.validator, T0 + 1000n);
+  await w.ledger.connectBlock(b, commit, verifier);
+  t.equal((await w.ledger.balances(keyAddress(w.validator.publicKey))).get(toHex(CAS)), 50n, "an empty block still pays the block reward");
+  const empty = await block(w, []);
+  t.equal(await asyncCodeOf(() => w.ledger.connectBlock(empty, commit, verifier)), BlockErrorCode.BAD_REWARD, "a block without the due reward is refused");
+});
