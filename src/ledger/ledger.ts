@@ -18,7 +18,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, type Address } from "../crypto/address.js";
-import { toHex } from "../crypto/bytes.js";
+import { bytesKey, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { Reader, Writer } from "../primitives/codec.js";
 import {
@@ -26,7 +26,7 @@ import {
   ledgerHash, ledgerHeaderOf, type Block, type BlockHeader, type Commit, type LedgerHeader,
 } from "../primitives/block.js";
 import {
-  outpointKey, readOutput, signingMessage, txId, TxKind, writeOutput, type Transaction, type TxOutput,
+  outpointId, outpointKey, readOutput, signingMessage, txId, TxKind, type OutPoint, type Transaction, type TxOutput,
 } from "../primitives/transaction.js";
 import { OutpointStatus, createOutpointSet, type OutpointSet } from "./outpointSet.js";
 import { StateTree, stateKey } from "./stateTree.js";
@@ -35,7 +35,7 @@ import { BlockErrorCode, TxErrorCode } from "./txErrors.js";
 import { badSignature, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
 import type { BatchOp, Store } from "./store.js";
 import {
-  GENESIS_KEY, TIP_KEY, addressCoinKey, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
+  GENESIS_KEY, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
   prefixRange, txIndexKey, undoKey, PREFIX,
 } from "./layout.js";
 
@@ -82,16 +82,35 @@ interface BalanceChange {
 /** What applying a block does, computed before anything is written. */
 interface BlockEffects {
   readonly ids: Uint8Array[];
-  readonly spent: { key: Uint8Array; coin: Coin }[];
+  readonly spent: { key: Uint8Array; id?: string; coin: Coin }[];
   readonly created: { key: Uint8Array; coin: Coin }[];
   /** New balances by state key (hex); 0n removes. */
   readonly balances: Map<string, { address: Address; currency: Uint8Array; key: Uint8Array; before: bigint; after: bigint }>;
 }
 
+/** A coin's encoding: height u64 LE ‖ output (codec.ts rules), written directly (tens of thousands per block). */
 export function encodeCoin(c: Coin): Uint8Array {
-  const w = new Writer(80).u64(c.height);
-  writeOutput(w, c.output);
-  return w.finish();
+  const o = c.output;
+  const cas = o.currency.every((b) => b === 0);
+  const out = new Uint8Array(8 + 21 + (cas ? 1 : 33) + 19); // height, address, currency, amount (at most 19 bytes)
+  let h = c.height;
+  for (let i = 0; i < 8; i++, h >>= 8n) out[i] = Number(h & 0xffn);
+  out[8] = o.address.type;
+  out.set(o.address.hash, 9);
+  let at = 29;
+  if (cas) out[at++] = 0;
+  else {
+    out[at++] = 1;
+    out.set(o.currency, at);
+    at += 32;
+  }
+  let a = o.amount;
+  while (a >= 0x80n) {
+    out[at++] = Number(a & 0x7fn) | 0x80;
+    a >>= 7n;
+  }
+  out[at++] = Number(a);
+  return out.subarray(0, at);
 }
 
 export function decodeCoin(bytes: Uint8Array, field = "coin"): Coin {
@@ -135,6 +154,11 @@ function decodeAmount(bytes: Uint8Array): bigint {
   return v;
 }
 
+/** A map key for an address: its type as one character, then its hash (bytesKey). */
+function addressKey(a: Address): string {
+  return String.fromCharCode(a.type) + bytesKey(a.hash);
+}
+
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -145,7 +169,10 @@ function createdKeys(id: Uint8Array, outputs: readonly TxOutput[]): Uint8Array[]
 }
 
 export class Ledger implements CoinView {
+  /** Every unspent coin, by bytesKey of its outpoint. */
   private readonly coins = new Map<string, Coin>();
+  /** Outpoints (bytesKey) of the unspent coins of each address (addressKey). */
+  private readonly byAddress = new Map<string, Set<string>>();
   private readonly unspent: OutpointSet;
   private readonly tree: StateTree;
   private tip_: Tip;
@@ -199,8 +226,39 @@ export class Ledger implements CoinView {
     return this.coins.size;
   }
 
-  coin(outpoint: Uint8Array): Coin | undefined {
-    return this.coins.get(toHex(outpoint));
+  coin(outpoint: OutPoint): Coin | undefined {
+    return this.coins.get(outpointId(outpoint));
+  }
+
+  /** The coin at a 36-byte outpoint key. */
+  coinByKey(key: Uint8Array): Coin | undefined {
+    return this.coins.get(bytesKey(key));
+  }
+
+  /** Removes `gone` from the coin caches and adds `added`. */
+  private applyCoins(gone: readonly { key: Uint8Array; id?: string; coin: Coin }[], added: readonly { key: Uint8Array; coin: Coin }[]): void {
+    for (const s of gone) this.removeCoin(s.key, s.coin, s.id);
+    if (gone.length > 0) this.unspent.delete(concat(gone.map((s) => s.key)));
+    for (const c of added) this.addCoin(c.key, c.coin);
+    if (added.length > 0) this.unspent.insert(concat(added.map((c) => c.key)));
+  }
+
+  private addCoin(key: Uint8Array, coin: Coin): void {
+    const k = bytesKey(key);
+    this.coins.set(k, coin);
+    const a = addressKey(coin.output.address);
+    let set = this.byAddress.get(a);
+    if (set === undefined) this.byAddress.set(a, (set = new Set()));
+    set.add(k);
+  }
+
+  private removeCoin(key: Uint8Array, coin: Coin, id?: string): void {
+    const k = id ?? bytesKey(key);
+    this.coins.delete(k);
+    const a = addressKey(coin.output.address);
+    const set = this.byAddress.get(a);
+    set?.delete(k);
+    if (set?.size === 0) this.byAddress.delete(a);
   }
 
   /** Statuses of the outpoints (concatenated 36-byte keys) against the unspent set. */
@@ -209,11 +267,13 @@ export class Ledger implements CoinView {
   }
 
   private async rebuildCaches(): Promise<void> {
+    const keys: Uint8Array[] = [];
     for await (const [k, v] of this.store.range(prefixRange(PREFIX.coin))) {
       const key = k.subarray(1);
-      this.coins.set(toHex(key), decodeCoin(v));
-      this.unspent.insert(key);
+      this.addCoin(key, decodeCoin(v));
+      keys.push(key);
     }
+    if (keys.length > 0) this.unspent.insert(concat(keys));
     const balances: [Uint8Array, bigint][] = [];
     for await (const [k, v] of this.store.range(prefixRange(PREFIX.balance))) {
       balances.push([stateKey(k.subarray(1, 22), k.subarray(22, 54)), decodeAmount(v)]);
@@ -237,17 +297,26 @@ export class Ledger implements CoinView {
     await this.commit(genesis, hash, { round: 0, signatures: [] }, effects, genesisTip(genesis, hash), [{ key: GENESIS_KEY, value: hash }]);
   }
 
-  /** What the block does to coins and balances; its transactions are already validated. */
-  private effects(block: Block, ids: Uint8Array[], height: bigint): BlockEffects {
-    const spent: { key: Uint8Array; coin: Coin }[] = [];
+  /**
+   * What the block does to coins and balances; its transactions are already
+   * validated. `spentCoins` are the coins its inputs spend, in block order,
+   * when the caller has looked them up already.
+   */
+  private effects(block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[]): BlockEffects {
+    const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const created: { key: Uint8Array; coin: Coin }[] = [];
     const deltas: [Address, Uint8Array, bigint][] = [];
+    let n = 0;
     block.txs.forEach((tx, t) => {
       for (const input of tx.inputs) {
-        const key = outpointKey(input.prevout);
-        const coin = this.coins.get(toHex(key))!;
-        spent.push({ key, coin });
-        deltas.push([coin.output.address, coin.output.currency, -coin.output.amount]);
+        let s = spentCoins?.[n++];
+        if (s === undefined) {
+          const key = outpointKey(input.prevout);
+          const id = bytesKey(key);
+          s = { key, id, coin: this.coins.get(id)! };
+        }
+        spent.push(s);
+        deltas.push([s.coin.output.address, s.coin.output.currency, -s.coin.output.amount]);
       }
       createdKeys(ids[t]!, tx.outputs).forEach((key, i) => {
         const output = tx.outputs[i]!;
@@ -262,7 +331,7 @@ export class Ledger implements CoinView {
   private balanceChanges(deltas: Iterable<readonly [Address, Uint8Array, bigint]>): BlockEffects["balances"] {
     const changes = new Map<string, BalanceChange>();
     for (const [address, currency, delta] of deltas) {
-      const k = toHex(addressBytes(address)) + toHex(currency);
+      const k = addressKey(address) + bytesKey(currency);
       const c = changes.get(k);
       if (c === undefined) changes.set(k, { address, currency, delta });
       else c.delta += delta;
@@ -272,7 +341,7 @@ export class Ledger implements CoinView {
       if (c.delta === 0n) continue;
       const key = stateKey(addressBytes(c.address), c.currency);
       const before = this.tree.get(key) ?? 0n;
-      balances.set(toHex(key), { address: c.address, currency: c.currency, key, before, after: before + c.delta });
+      balances.set(bytesKey(key), { address: c.address, currency: c.currency, key, before, after: before + c.delta });
     }
     return balances;
   }
@@ -324,26 +393,33 @@ export class Ledger implements CoinView {
     const ids = block.txs.map(txId);
     const seen = new Set<string>();
     ids.forEach((id, i) => {
-      const k = toHex(id);
-      if (seen.has(k)) throw blockFail(BlockErrorCode.DUPLICATE_TX, `${field}.txs[${i}]`, `transaction ${k} appears twice`);
+      const k = bytesKey(id);
+      if (seen.has(k)) throw blockFail(BlockErrorCode.DUPLICATE_TX, `${field}.txs[${i}]`, `transaction ${toHex(id)} appears twice`);
       seen.add(k);
     });
 
     // Structure first, then the whole block's inputs against the unspent set
-    // in one wasm batch: duplicates are double spends within the block.
+    // in one wasm batch: duplicates are double spends within the block. Each
+    // input's key and coin are computed once and reused by every later step.
     let fees = 0n;
     let reward: Transaction | undefined;
+    const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const inputKeys: Uint8Array[] = [];
+    const inputIds: string[][] = [];
     const owners: number[] = [];
     block.txs.forEach((tx, i) => {
       if (i === 0 && tx.kind === TxKind.Reward) {
         reward = tx;
+        inputIds.push([]);
         return;
       }
-      validateTxStructure(tx, this.params.chainId, `${field}.txs[${i}]`);
+      const keys = tx.inputs.map((input) => outpointKey(input.prevout));
+      const idsOf = keys.map(bytesKey);
+      inputIds.push(idsOf);
+      validateTxStructure(tx, this.params.chainId, `${field}.txs[${i}]`, idsOf);
       fees += tx.fee;
-      for (const input of tx.inputs) {
-        inputKeys.push(outpointKey(input.prevout));
+      for (const k of keys) {
+        inputKeys.push(k);
         owners.push(i);
       }
     });
@@ -355,20 +431,27 @@ export class Ledger implements CoinView {
     this.checkReward(reward, fees, h.height, field);
 
     const pending: PendingSignature[] = [];
+    let k = 0;
     block.txs.forEach((tx, i) => {
       if (tx === reward) return;
+      const coins = inputIds[i]!.map((id) => {
+        const coin = this.coins.get(id);
+        if (coin !== undefined) spent.push({ key: inputKeys[k]!, id, coin });
+        k++;
+        return coin;
+      });
       const message = signingMessage(ids[i]!);
-      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`).entries()) {
+      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins).entries()) {
         pending.push({ message, publicKey: s.publicKey, signature: s.signature, field: `${field}.txs[${i}].signatures[${j}]` });
       }
     });
     const verdicts = await verify(pending);
-    verdicts.forEach((ok, k) => {
-      if (!ok) throw badSignature(pending[k]!.field);
+    verdicts.forEach((ok, j) => {
+      if (!ok) throw badSignature(pending[j]!.field);
     });
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
 
-    const effects = this.effects(block, ids, h.height);
+    const effects = this.effects(block, ids, h.height, spent);
     this.checkRoots(block, effects);
     const hash = blockHash(h);
     const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
@@ -406,27 +489,22 @@ export class Ledger implements CoinView {
       dv.setUint32(8, i, false);
       ops.push({ key: txIndexKey(id), value: loc });
     });
-    for (const s of effects.spent) {
-      ops.push({ key: coinKey(s.key), value: null });
-      ops.push({ key: addressCoinKey(addressBytes(s.coin.output.address), s.key), value: null });
-    }
-    for (const c of effects.created) {
-      ops.push({ key: coinKey(c.key), value: encodeCoin(c.coin) });
-      ops.push({ key: addressCoinKey(addressBytes(c.coin.output.address), c.key), value: new Uint8Array(0) });
-    }
+    for (const s of effects.spent) ops.push({ key: coinKey(s.key), value: null });
+    for (const c of effects.created) ops.push({ key: coinKey(c.key), value: encodeCoin(c.coin) });
     for (const b of effects.balances.values()) {
       ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
     }
+    // RocksDB writes on its own thread: the caches are updated meanwhile and
+    // put back if the write fails, so the JavaScript thread does not idle.
+    const written = this.store.write(ops, true);
+    this.applyCoins(effects.spent, effects.created);
     try {
-      await this.store.write(ops, true);
+      await written;
     } catch (e) {
+      this.applyCoins(effects.created, effects.spent);
       this.applyBalances(effects, "before");
       throw e;
     }
-    for (const s of effects.spent) this.coins.delete(toHex(s.key));
-    if (effects.spent.length > 0) this.unspent.delete(concat(effects.spent.map((s) => s.key)));
-    for (const c of effects.created) this.coins.set(toHex(c.key), c.coin);
-    if (effects.created.length > 0) this.unspent.insert(concat(effects.created.map((c) => c.key)));
     this.tip_ = tip;
     return tip;
   }
@@ -465,27 +543,20 @@ export class Ledger implements CoinView {
       { key: TIP_KEY, value: concat([heightKeyBytes(prevTip.height), prevTip.hash]) },
       ...ids.map((id) => ({ key: txIndexKey(id), value: null })),
     ];
-    for (const c of created) {
-      ops.push({ key: coinKey(c.key), value: null });
-      ops.push({ key: addressCoinKey(addressBytes(c.coin.output.address), c.key), value: null });
-    }
-    for (const s of spent) {
-      ops.push({ key: coinKey(s.key), value: encodeCoin(s.coin) });
-      ops.push({ key: addressCoinKey(addressBytes(s.coin.output.address), s.key), value: new Uint8Array(0) });
-    }
+    for (const c of created) ops.push({ key: coinKey(c.key), value: null });
+    for (const s of spent) ops.push({ key: coinKey(s.key), value: encodeCoin(s.coin) });
     for (const b of balances.values()) {
       ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
     }
+    const written = this.store.write(ops, true);
+    this.applyCoins(created, spent);
     try {
-      await this.store.write(ops, true);
+      await written;
     } catch (e) {
+      this.applyCoins(spent, created);
       this.applyBalances(effects, "before");
       throw e;
     }
-    for (const c of created) this.coins.delete(toHex(c.key));
-    if (created.length > 0) this.unspent.delete(concat(created.map((c) => c.key)));
-    for (const s of spent) this.coins.set(toHex(s.key), s.coin);
-    if (spent.length > 0) this.unspent.insert(concat(spent.map((s) => s.key)));
     this.tip_ = prevTip;
     return prevTip;
   }
@@ -501,15 +572,10 @@ export class Ledger implements CoinView {
     return out;
   }
 
-  /** Unspent outputs of an address, in outpoint order. */
+  /** Unspent outputs of an address, in outpoint order (from the in-memory index). */
   async unspentOf(address: Address): Promise<{ outpoint: Uint8Array; coin: Coin }[]> {
-    const out: { outpoint: Uint8Array; coin: Coin }[] = [];
-    for await (const [k] of this.store.range(prefixRange(PREFIX.addressCoin, addressBytes(address)))) {
-      const outpoint = k.slice(22, 58);
-      const coin = this.coin(outpoint);
-      if (coin !== undefined) out.push({ outpoint, coin });
-    }
-    return out;
+    const keys = [...(this.byAddress.get(addressKey(address)) ?? [])].sort();
+    return keys.map((k) => ({ outpoint: new Uint8Array(Buffer.from(k, "latin1")), coin: this.coins.get(k)! }));
   }
 
   async blockByHash(hash: Uint8Array): Promise<Block | undefined> {

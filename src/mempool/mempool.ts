@@ -14,8 +14,8 @@
 // Order for packing: fee rate, highest first; ties by id (deterministic).
 
 import { CasError } from "../errors.js";
-import { toHex } from "../crypto/bytes.js";
-import { encodeTx, outpointKey, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
+import { bytesKey, toHex } from "../crypto/bytes.js";
+import { encodeTx, outpointId, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
 import { validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 import type { PendingSignature } from "../ledger/ledger.js";
@@ -39,7 +39,8 @@ export interface MempoolLedger extends CoinView {
 interface Entry {
   readonly tx: Transaction;
   readonly id: Uint8Array;
-  readonly idHex: string;
+  /** bytesKey of the id. */
+  readonly idKey: string;
   readonly size: number;
   readonly spends: string[];
   /** Keys of its verified signatures (see `signatureKey`). */
@@ -47,19 +48,19 @@ interface Entry {
 }
 
 function signatureKey(message: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): string {
-  return toHex(message) + toHex(publicKey) + toHex(signature);
+  return bytesKey(message) + bytesKey(publicKey) + bytesKey(signature);
 }
 
 /** a pays a lower fee rate than b (fee/size compared without division); ties: larger id is "lower". */
 function lower(a: Entry, b: Entry): boolean {
   const x = a.tx.fee * BigInt(b.size);
   const y = b.tx.fee * BigInt(a.size);
-  return x !== y ? x < y : a.idHex > b.idHex;
+  return x !== y ? x < y : a.idKey > b.idKey;
 }
 
 export class Mempool {
   private readonly entries = new Map<string, Entry>();
-  /** Outpoint (hex) → id (hex) of the pooled transaction spending it. */
+  /** Outpoint → id of the pooled transaction spending it (both as bytesKey). */
   private readonly spent = new Map<string, string>();
   private readonly verifiedSignatures = new Set<string>();
   private bytes_ = 0;
@@ -84,11 +85,11 @@ export class Mempool {
   }
 
   has(id: Uint8Array): boolean {
-    return this.entries.has(toHex(id));
+    return this.entries.has(bytesKey(id));
   }
 
   get(id: Uint8Array): Transaction | undefined {
-    return this.entries.get(toHex(id))?.tx;
+    return this.entries.get(bytesKey(id))?.tx;
   }
 
   /** Whether this signature was verified at admission. */
@@ -97,13 +98,13 @@ export class Mempool {
   }
 
   /** Checks the mempool's own rules that need no await: duplicates and conflicts. */
-  private checkConflicts(tx: Transaction, idHex: string, field: string): string[] {
-    if (this.entries.has(idHex)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${idHex} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
+  private checkConflicts(tx: Transaction, key: string, field: string): string[] {
+    if (this.entries.has(key)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(txId(tx))} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
     return tx.inputs.map((input, i) => {
-      const k = toHex(outpointKey(input.prevout));
-      const other = this.spent.get(k);
+      const k = outpointId(input.prevout);
+      const other = this.entries.get(this.spent.get(k) ?? "");
       if (other !== undefined) {
-        throw new CasError(TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, `${field}.inputs[${i}]: already spent by ${other} in the mempool`, { field: `${field}.inputs[${i}]`, peer: { verdict: "ignore", score: 0 } });
+        throw new CasError(TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, `${field}.inputs[${i}]: already spent by ${toHex(other.id)} in the mempool`, { field: `${field}.inputs[${i}]`, peer: { verdict: "ignore", score: 0 } });
       }
       return k;
     });
@@ -116,10 +117,10 @@ export class Mempool {
   async admit(tx: Transaction, now: bigint, field = "tx"): Promise<Uint8Array> {
     validateTxStructure(tx, this.ledger.params.chainId, field);
     const id = txId(tx);
-    const idHex = toHex(id);
-    this.checkConflicts(tx, idHex, field);
+    const idKey = bytesKey(id);
+    this.checkConflicts(tx, idKey, field);
     if ((await this.ledger.txLocation(id)) !== undefined) {
-      throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${idHex} is already in the chain`, { field, peer: { verdict: "ignore", score: 0 } });
+      throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(id)} is already in the chain`, { field, peer: { verdict: "ignore", score: 0 } });
     }
     const size = encodeTx(tx).length;
     if (tx.fee < this.minFeePerByte * BigInt(size)) {
@@ -133,9 +134,9 @@ export class Mempool {
       if (!ok) throw badSignature(items[i]!.field);
     });
     // The ledger or the pool may have moved while the signatures were checked.
-    const spends = this.checkConflicts(tx, idHex, field);
+    const spends = this.checkConflicts(tx, idKey, field);
     validateTxInputs(tx, this.ledger, now, field);
-    const entry: Entry = { tx, id, idHex, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)) };
+    const entry: Entry = { tx, id, idKey, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)) };
     this.makeRoom(entry, field);
     this.insert(entry);
     return id;
@@ -158,21 +159,21 @@ export class Mempool {
       evict.push(victim);
       freed += victim.size;
     }
-    for (const v of evict) this.remove(v.idHex);
+    for (const v of evict) this.remove(v.idKey);
   }
 
   private insert(e: Entry): void {
-    this.entries.set(e.idHex, e);
-    for (const k of e.spends) this.spent.set(k, e.idHex);
+    this.entries.set(e.idKey, e);
+    for (const k of e.spends) this.spent.set(k, e.idKey);
     for (const s of e.verified) this.verifiedSignatures.add(s);
     this.bytes_ += e.size;
   }
 
-  private remove(idHex: string): void {
-    const e = this.entries.get(idHex);
+  private remove(idKey: string): void {
+    const e = this.entries.get(idKey);
     if (e === undefined) return;
-    this.entries.delete(idHex);
-    for (const k of e.spends) if (this.spent.get(k) === idHex) this.spent.delete(k);
+    this.entries.delete(idKey);
+    for (const k of e.spends) if (this.spent.get(k) === idKey) this.spent.delete(k);
     for (const s of e.verified) this.verifiedSignatures.delete(s);
     this.bytes_ -= e.size;
   }
@@ -201,14 +202,14 @@ export class Mempool {
    */
   removeForBlock(txs: readonly Transaction[], blockTime: bigint): void {
     for (const tx of txs) {
-      this.remove(toHex(txId(tx)));
+      this.remove(bytesKey(txId(tx)));
       for (const input of tx.inputs) {
-        const other = this.spent.get(toHex(outpointKey(input.prevout)));
+        const other = this.spent.get(outpointId(input.prevout));
         if (other !== undefined) this.remove(other);
       }
     }
     for (const e of [...this.entries.values()]) {
-      if (e.tx.expiresAt < blockTime) this.remove(e.idHex);
+      if (e.tx.expiresAt < blockTime) this.remove(e.idKey);
     }
   }
 }

@@ -12,7 +12,7 @@
 // change it (no malleability); each signature signs SIGNING_DOMAIN ‖ id.
 
 import { CasError } from "../errors.js";
-import { checkBytes, fromHex, toHex } from "../crypto/bytes.js";
+import { bytesKey, checkBytes, fromHex, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { addressBytes, addressFromBytes, ADDRESS_BYTES, type Address } from "../crypto/address.js";
 import { MAX_AMOUNT, Reader, Writer, overLimit, unknownTag } from "./codec.js";
@@ -111,11 +111,21 @@ export function checkChainId(chainId: string, field = "chainId"): string {
   return chainId;
 }
 
+
+/** The outpoint's key as a map key (bytesKey of outpointKey). */
+export function outpointId(o: OutPoint): string {
+  return bytesKey(outpointKey(o));
+}
+
 /** 36-byte key of an outpoint: txId ‖ index (u32 LE), as the outpoint set stores it. */
 export function outpointKey(o: OutPoint): Uint8Array {
   const k = new Uint8Array(36);
   k.set(o.txId);
-  new DataView(k.buffer).setUint32(32, o.index, true);
+  const i = o.index;
+  k[32] = i & 0xff;
+  k[33] = (i >>> 8) & 0xff;
+  k[34] = (i >>> 16) & 0xff;
+  k[35] = i >>> 24;
   return k;
 }
 
@@ -176,13 +186,25 @@ export function encodeUnsignedTx(tx: Transaction): Uint8Array {
   return w.finish();
 }
 
-/** The canonical encoding of a whole transaction. */
+// Transactions are immutable values, so their encoding and id are computed
+// once per object: a transaction is encoded at admission, when packed, when
+// validated and when stored. Keyed weakly by the object; callers must not
+// mutate a transaction (the types say readonly).
+const encodings = new WeakMap<Transaction, Uint8Array>();
+const ids = new WeakMap<Transaction, Uint8Array>();
+
+/** The canonical encoding of a whole transaction. Do not modify the result. */
 export function encodeTx(tx: Transaction): Uint8Array {
-  const w = new Writer(512);
-  writeUnsigned(w, tx);
-  w.varint(tx.signatures.length);
-  for (const s of tx.signatures) w.bytes(s.publicKey).bytes(s.signature);
-  return w.finish();
+  let bytes = encodings.get(tx);
+  if (bytes === undefined) {
+    const w = new Writer(512);
+    writeUnsigned(w, tx);
+    w.varint(tx.signatures.length);
+    for (const s of tx.signatures) w.bytes(s.publicKey).bytes(s.signature);
+    bytes = w.finish();
+    encodings.set(tx, bytes);
+  }
+  return bytes;
 }
 
 /** Reads one transaction from `r` (for blocks, which hold many). */
@@ -219,12 +241,19 @@ export function decodeTx(bytes: Uint8Array, field = "tx"): Transaction {
   const r = new Reader(bytes);
   const tx = readTx(r, field);
   r.end(field);
+  // The decoder accepts canonical encodings only, so these are the bytes encodeTx would produce.
+  encodings.set(tx, bytes.slice());
   return tx;
 }
 
-/** The transaction id: SHA-256 of the unsigned encoding. */
+/** The transaction id: SHA-256 of the unsigned encoding. Do not modify the result. */
 export function txId(tx: Transaction): Uint8Array {
-  return defaultHasher().sha256(encodeUnsignedTx(tx));
+  let id = ids.get(tx);
+  if (id === undefined) {
+    id = defaultHasher().sha256(encodeUnsignedTx(tx));
+    ids.set(tx, id);
+  }
+  return id;
 }
 
 /** What each signature of a transaction with this id signs. */
