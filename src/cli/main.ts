@@ -13,6 +13,7 @@ import { nodeCommands } from "./commands/node.js";
 import { walletCommands } from "./commands/wallet.js";
 import { proofCommands } from "./commands/proof.js";
 import { PoolErrorCode } from "../workers/errors.js";
+import { CryptoErrorCode } from "../crypto/errors.js";
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -40,7 +41,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-const USAGE_CODES: ReadonlySet<string> = new Set([CliErrorCode.BAD_ARGUMENT, CliErrorCode.FILE_UNREADABLE]);
+/** Errors about what the command line names (an argument, a file it points at): exit code 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  CliErrorCode.BAD_ARGUMENT, CliErrorCode.FILE_UNREADABLE, CliErrorCode.DATA_EXISTS, CryptoErrorCode.KEYFILE_UNREADABLE,
+]);
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
