@@ -1,0 +1,109 @@
+// The mempool on a real ledger: admission rules with their codes, signatures
+// remembered, eviction of the lowest fee rate when full, packing order, and
+// clean-up after a block.
+
+import t from "tap";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { keyAddress } from "../../src/crypto/address.js";
+import { generateKeyPair, verify, type KeyPair } from "../../src/crypto/ed25519.js";
+import { CAS, encodeTx, signingMessage, txId, type Transaction } from "../../src/primitives/transaction.js";
+import { RocksStore } from "../../src/ledger/store.js";
+import { Ledger, type PendingSignature, type SignatureVerifier } from "../../src/ledger/ledger.js";
+import { TxErrorCode } from "../../src/ledger/txErrors.js";
+import { Mempool } from "../../src/mempool/mempool.js";
+import { MempoolErrorCode } from "../../src/mempool/errors.js";
+import { devnetGenesis, genesisBlock } from "../../src/chain/genesis.js";
+import { assembleBlock } from "../../src/chain/producer.js";
+import { buildTransfer, selectCoins, signTransaction, type SpendableCoin } from "../../src/chain/wallet.js";
+import { asyncCodeOf, codeOf, hex } from "../helpers.js";
+
+const CHAIN = "cas-mempool";
+const T0 = 1_800_000_000_000n;
+const verifier: SignatureVerifier = async (items) => items.map((i) => verify(i.signature, i.message, i.publicKey));
+
+async function setup(t: { teardown(fn: () => Promise<void>): void }) {
+  const dir = mkdtempSync(join(tmpdir(), "cas-mempool-"));
+  const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
+  const genesis = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const store = await RocksStore.open(join(dir, "db"));
+  const ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: CHAIN, blockReward: 0n });
+  t.teardown(async () => {
+    ledger.dispose();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Split the sale allocation into ten coins so several payments can wait at once.
+  const coins = await ledger.unspentOf(keyAddress(sale.publicKey));
+  const split = signTransaction({
+    ...buildTransfer({ chainId: CHAIN, key: sale, coins, to: keyAddress(sale.publicKey), currency: CAS, amount: 1n, fee: 10_000n, feePerByte: 1n, expiresAt: T0 + 10n ** 9n }),
+    outputs: [
+      ...Array.from({ length: 10 }, () => ({ address: keyAddress(sale.publicKey), currency: CAS, amount: 1_000_000n })),
+      { address: keyAddress(sale.publicKey), currency: CAS, amount: coins[0]!.coin.output.amount - 10_000_000n - 10_000n },
+    ],
+  }, [sale]);
+  const b = await assembleBlock(ledger, [split], validator, T0 + 1000n);
+  await ledger.connectBlock(b.block, b.commit, verifier);
+  return { ledger, sale, validator };
+}
+
+function payFrom(sale: KeyPair, coin: SpendableCoin, fee: bigint, to = generateKeyPair()): Transaction {
+  return buildTransfer({ chainId: CHAIN, key: sale, coins: [coin], to: keyAddress(to.publicKey), currency: CAS, amount: 1000n, fee, feePerByte: 1n, expiresAt: T0 + 10n ** 9n });
+}
+
+t.test("admission rules, each with its code, and nothing kept on failure", async (t) => {
+  const { ledger, sale } = await setup(t);
+  const coins = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  let verified = 0;
+  const counting = async (items: readonly PendingSignature[]) => { verified += items.length; return verifier(items); };
+  const pool = new Mempool(ledger, counting, { minFeePerByte: 2n });
+  const cheap = payFrom(sale, coins[0]!, 10n);
+  t.equal(await asyncCodeOf(() => pool.admit(cheap, T0)), TxErrorCode.FEE_TOO_LOW, "a fee below 2 per byte");
+  const ok = payFrom(sale, coins[0]!, 2n * BigInt(encodeTx(payFrom(sale, coins[0]!, 1000n)).length));
+  await pool.admit(ok, T0);
+  t.equal(pool.size, 1, "a good transaction is admitted");
+  t.equal(verified, 1, "its signature was verified once");
+  t.ok(pool.isVerified({ message: signingMessage(txId(ok)), publicKey: ok.signatures[0]!.publicKey, signature: ok.signatures[0]!.signature, field: "" }), "and is remembered");
+  t.equal(await asyncCodeOf(() => pool.admit(ok, T0)), TxErrorCode.DUPLICATE, "the same transaction again");
+  t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[0]!, 5000n), T0)), TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, "another spend of the same coin");
+  t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[1]!, 5000n), T0 + 10n ** 10n)), TxErrorCode.EXPIRED, "expired at the admission time");
+  const forged = { ...payFrom(sale, coins[1]!, 5000n) };
+  const bad = { ...forged, signatures: [{ ...forged.signatures[0]!, signature: new Uint8Array(64).fill(1) }] };
+  t.equal(await asyncCodeOf(() => pool.admit(bad, T0)), TxErrorCode.SIGNATURE_INVALID, "a bad signature");
+  t.equal(pool.size, 1, "none of the failures left anything behind");
+});
+
+t.test("packing order, eviction of the lowest fee rate, clean-up after a block", async (t) => {
+  const { ledger, sale, validator } = await setup(t);
+  const coins = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  const size = encodeTx(payFrom(sale, coins[0]!, 1000n)).length;
+  const pool = new Mempool(ledger, verifier, { minFeePerByte: 1n, maxBytes: size * 3 });
+  const fees = [1000n, 3000n, 2000n];
+  const txs = fees.map((f, i) => payFrom(sale, coins[i]!, f));
+  for (const tx of txs) await pool.admit(tx, T0);
+  t.same(pool.select(10, 1 << 20, T0).map((x) => x.fee), [3000n, 2000n, 1000n], "packed by fee rate, highest first");
+  t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[3]!, 999n), T0)), MempoolErrorCode.FULL, "full, and the newcomer pays less than the cheapest");
+  await pool.admit(payFrom(sale, coins[4]!, 5000n), T0);
+  t.same(pool.select(10, 1 << 20, T0).map((x) => x.fee), [5000n, 3000n, 2000n], "a better payer evicts the cheapest");
+  t.equal(pool.select(2, 1 << 20, T0).length, 2, "select honours the transaction cap");
+  const picked = pool.select(10, 1 << 20, T0);
+  const b = await assembleBlock(ledger, picked, validator, T0 + 2000n);
+  let reverified = 0;
+  await ledger.connectBlock(b.block, b.commit, async (items) => items.map((i) => { if (!pool.isVerified(i)) reverified++; return true; }));
+  t.equal(reverified, 0, "the block's signatures were all verified at admission");
+  pool.removeForBlock(b.block.txs, b.block.header.timestamp);
+  t.equal(pool.size, 0, "committed transactions leave the mempool");
+  t.equal(pool.bytes, 0, "and their bytes");
+});
+
+t.test("coin selection takes the fewest coins, largest first, deterministically", async (t) => {
+  const owner = keyAddress(generateKeyPair().publicKey);
+  const coin = (amount: bigint, n: number): SpendableCoin => ({ outpoint: new Uint8Array(36).fill(n), coin: { output: { address: owner, currency: CAS, amount }, height: 1n } });
+  const coins = [coin(5n, 1), coin(50n, 2), coin(20n, 3), coin(20n, 4), coin(1n, 5)];
+  t.same(selectCoins(coins, CAS, 50n).map((c) => c.coin.output.amount), [50n], "one coin when one covers it");
+  t.same(selectCoins(coins, CAS, 60n).map((c) => hex(c.outpoint).slice(0, 2)), ["02", "03"], "largest first, ties by outpoint");
+  t.equal(selectCoins(coins, CAS, 96n).length, 5, "all of them when needed");
+  t.equal(codeOf(() => selectCoins(coins, CAS, 97n)), TxErrorCode.UNBALANCED, "more than the key holds");
+  t.equal(codeOf(() => selectCoins(coins, new Uint8Array(32).fill(9), 1n)), TxErrorCode.UNBALANCED, "a currency the key does not hold");
+});
