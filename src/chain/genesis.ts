@@ -14,6 +14,7 @@ import { BLOCK_VERSION, NO_COMMIT, type Block } from "../primitives/block.js";
 import { CAS, TX_VERSION, TxKind, checkChainId, decimal, txId, type Transaction } from "../primitives/transaction.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
 import { StateTree, stateKey } from "../ledger/stateTree.js";
+import { jsonChecks } from "../primitives/json.js";
 import { ChainErrorCode } from "./errors.js";
 
 /** CAS has 8 decimals: one CAS is 10^8 base units. */
@@ -45,69 +46,40 @@ export interface Genesis {
   readonly validators: readonly GenesisValidator[];
 }
 
-function bad(field: string, message: string): CasError {
-  return new CasError(ChainErrorCode.GENESIS_MALFORMED, `${field}: ${message}`, { field });
-}
-
-function field<T>(o: Record<string, unknown>, name: string, path: string, check: (v: unknown, f: string) => T): T {
-  return check(o[name], `${path}.${name}`);
-}
-
-const asString = (v: unknown, f: string): string => {
-  if (typeof v !== "string") throw bad(f, `expected a string, got ${v === null ? "null" : typeof v}`);
-  return v;
-};
-
-const asObject = (v: unknown, f: string): Record<string, unknown> => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(f, "expected an object");
-  return v as Record<string, unknown>;
-};
-
-const asArray = (v: unknown, f: string): unknown[] => {
-  if (!Array.isArray(v)) throw bad(f, "expected an array");
-  return v;
-};
-
-/** Rewraps a codec or address error as a genesis error on the same field. */
-function inGenesis<T>(f: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (e) {
-    if (e instanceof CasError && e.code !== ChainErrorCode.GENESIS_MALFORMED) throw bad(f, e.message.replace(/^[^:]*: /, ""));
-    throw e;
-  }
-}
+const json = jsonChecks(ChainErrorCode.GENESIS_MALFORMED);
+const bad = json.fail;
+const inGenesis = json.within;
 
 /** Parses a genesis object (from JSON), strictly. */
-export function genesisFromJSON(json: unknown, path = "genesis"): Genesis {
-  const o = asObject(json, path);
-  const chainId = inGenesis(`${path}.chainId`, () => checkChainId(field(o, "chainId", path, asString)));
-  const networkText = field(o, "network", path, asString);
+export function genesisFromJSON(doc: unknown, path = "genesis"): Genesis {
+  const o = json.object(doc, path);
+  const chainId = inGenesis(`${path}.chainId`, () => checkChainId(json.string(o.chainId, `${path}.chainId`)));
+  const networkText = json.string(o.network, `${path}.network`);
   if (networkText !== "main" && networkText !== "test") throw bad(`${path}.network`, `expected "main" or "test", got ${JSON.stringify(networkText)}`);
   const network: Network = networkText;
   const timestamp = inGenesis(`${path}.timestamp`, () => decimal(o.timestamp, `${path}.timestamp`, 0n, (1n << 63n) - 1n));
   const blockReward = inGenesis(`${path}.blockReward`, () => decimal(o.blockReward ?? "0", `${path}.blockReward`));
   let total = 0n;
-  const allocations = asArray(o.allocations, `${path}.allocations`).map((v, i) => {
+  const allocations = json.array(o.allocations, `${path}.allocations`).map((v, i) => {
     const f = `${path}.allocations[${i}]`;
-    const a = asObject(v, f);
+    const a = json.object(v, f);
     const amount = inGenesis(`${f}.amount`, () => decimal(a.amount, `${f}.amount`, 1n));
     total += amount;
     if (total > MAX_AMOUNT) throw bad(`${f}.amount`, "allocations sum to 2^128 or more");
     return {
-      address: inGenesis(`${f}.address`, () => decodeAddress(asString(a.address, `${f}.address`), network, `${f}.address`)),
-      currency: a.currency === undefined ? CAS : inGenesis(`${f}.currency`, () => fromHex(asString(a.currency, `${f}.currency`), `${f}.currency`, 32)),
+      address: inGenesis(`${f}.address`, () => decodeAddress(json.string(a.address, `${f}.address`), network, `${f}.address`)),
+      currency: a.currency === undefined ? CAS : inGenesis(`${f}.currency`, () => fromHex(json.string(a.currency, `${f}.currency`), `${f}.currency`, 32)),
       amount,
-      label: a.label === undefined ? "" : asString(a.label, `${f}.label`),
+      label: a.label === undefined ? "" : json.string(a.label, `${f}.label`),
     };
   });
   if (allocations.length === 0) throw bad(`${path}.allocations`, "expected at least one allocation");
-  const validators = asArray(o.validators, `${path}.validators`).map((v, i) => {
+  const validators = json.array(o.validators, `${path}.validators`).map((v, i) => {
     const f = `${path}.validators[${i}]`;
-    const x = asObject(v, f);
+    const x = json.object(v, f);
     return {
-      publicKey: inGenesis(`${f}.publicKey`, () => fromHex(asString(x.publicKey, `${f}.publicKey`), `${f}.publicKey`, 32)),
-      name: x.name === undefined ? "" : asString(x.name, `${f}.name`),
+      publicKey: inGenesis(`${f}.publicKey`, () => fromHex(json.string(x.publicKey, `${f}.publicKey`), `${f}.publicKey`, 32)),
+      name: x.name === undefined ? "" : json.string(x.name, `${f}.name`),
     };
   });
   if (validators.length === 0) throw bad(`${path}.validators`, "expected at least one validator");
@@ -139,13 +111,13 @@ export function readGenesis(path: string): Genesis {
   } catch (e) {
     throw new CasError(ChainErrorCode.GENESIS_UNREADABLE, `genesis: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { field: "genesis", cause: e });
   }
-  let json: unknown;
+  let doc: unknown;
   try {
-    json = JSON.parse(text);
+    doc = JSON.parse(text);
   } catch (e) {
     throw bad("genesis", `${path} is not JSON: ${(e as Error).message}`);
   }
-  return genesisFromJSON(json);
+  return genesisFromJSON(doc);
 }
 
 /** The genesis transaction: the allocations as outputs. */

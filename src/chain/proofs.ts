@@ -9,13 +9,13 @@
 //    (absent means a balance of zero).
 // JSON forms carry bytes as hex and amounts as decimal strings.
 
-import { CasError } from "../errors.js";
 import { addressBytes, decodeAddress, encodeAddress, type Address, type Network } from "../crypto/address.js";
 import { fromHex, toHex } from "../crypto/bytes.js";
 import { Hasher } from "../crypto/hash.js";
 import { blockHash, decodeHeader, decodeLedgerHeader, encodeHeader, encodeLedgerHeader, type BlockHeader, type LedgerHeader } from "../primitives/block.js";
 import { decimal } from "../primitives/transaction.js";
 import { stateKey, stateProofFromJSON, stateProofToJSON, verifyStateProof, type StateProof } from "../ledger/stateTree.js";
+import { jsonChecks } from "../primitives/json.js";
 import { ChainErrorCode } from "./errors.js";
 
 export interface TxProof {
@@ -60,34 +60,12 @@ export function verifyBalanceProof(proof: BalanceProof, ledger: LedgerHeader): b
 
 // ------------------------------------------------------------------ JSON
 
-function bad(field: string, message: string): CasError {
-  return new CasError(ChainErrorCode.PROOF_MALFORMED, `${field}: ${message}`, { field });
-}
-
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(field, "expected an object");
-  return v as Record<string, unknown>;
-}
-
-function str(v: unknown, field: string): string {
-  if (typeof v !== "string") throw bad(field, "expected a string");
-  return v;
-}
-
-function int(v: unknown, field: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw bad(field, "expected a non-negative integer");
-  return v;
-}
-
-/** Parses inside `field`, turning any CasError into PROOF_MALFORMED on that field. */
-function parse<T>(field: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof CasError && e.code !== ChainErrorCode.PROOF_MALFORMED) throw bad(field, e.message.replace(/^[^:]*: /, ""));
-    throw e;
-  }
-}
+const json = jsonChecks(ChainErrorCode.PROOF_MALFORMED);
+const bad = json.fail;
+const obj = json.object;
+const str = json.string;
+const int = json.integer;
+const parse = json.within;
 
 export function txProofToJSON(p: TxProof): Record<string, unknown> {
   return { kind: "tx", txId: toHex(p.txId), index: p.index, count: p.count, siblings: p.siblings.map(toHex), header: toHex(encodeHeader(p.header)) };

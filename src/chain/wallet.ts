@@ -70,6 +70,15 @@ export function signTransaction(tx: Transaction, keys: readonly KeyPair[]): Tran
   return { ...tx, signatures: keys.map((k) => ({ publicKey: k.publicKey, signature: sign(message, k.secretKey) })) };
 }
 
+/** A transfer spending `inputs` into `outputs`, signed by the request's key. */
+function signedTransfer(req: Omit<TransferRequest, "to" | "amount">, inputs: readonly SpendableCoin[], outputs: TxOutput[], fee: bigint): Transaction {
+  return signTransaction({
+    version: TX_VERSION, chainId: req.chainId, kind: TxKind.Transfer, expiresAt: req.expiresAt,
+    inputs: inputs.map((c) => ({ prevout: outpointOf(c.outpoint), unlock: new Uint8Array(0) })),
+    outputs, fee, message: req.message ?? new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
+  }, [req.key]);
+}
+
 /** Builds with `fee`, then grows the fee to the rate × size until stable. */
 function withFee(build: (fee: bigint) => Transaction, fixed: bigint | undefined, feePerByte: bigint): Transaction {
   if (fixed !== undefined) return build(fixed);
@@ -102,12 +111,7 @@ export function buildTransfer(req: TransferRequest): Transaction {
       const change = chosen.reduce((s, c) => s + c.coin.output.amount, 0n) - need;
       if (change > 0n) outputs.push({ address: self, currency, amount: change });
     }
-    const unsigned: Transaction = {
-      version: TX_VERSION, chainId: req.chainId, kind: TxKind.Transfer, expiresAt: req.expiresAt,
-      inputs: inputs.map((c) => ({ prevout: outpointOf(c.outpoint), unlock: new Uint8Array(0) })),
-      outputs, fee, message: req.message ?? new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
-    };
-    return signTransaction(unsigned, [req.key]);
+    return signedTransfer(req, inputs, outputs, fee);
   }, req.fee, req.feePerByte);
 }
 
@@ -137,11 +141,6 @@ export function buildConsolidation(req: Omit<TransferRequest, "to" | "amount">):
         if (change > 0n) outputs.push({ address: self, currency: CAS, amount: change });
       }
     }
-    const unsigned: Transaction = {
-      version: TX_VERSION, chainId: req.chainId, kind: TxKind.Transfer, expiresAt: req.expiresAt,
-      inputs: inputs.map((c) => ({ prevout: outpointOf(c.outpoint), unlock: new Uint8Array(0) })),
-      outputs, fee, message: req.message ?? new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
-    };
-    return signTransaction(unsigned, [req.key]);
+    return signedTransfer(req, inputs, outputs, fee);
   }, req.fee, req.feePerByte);
 }
