@@ -119,14 +119,21 @@ export class Mempool {
     const id = txId(tx);
     const idKey = bytesKey(id);
     this.checkConflicts(tx, idKey, field);
-    if ((await this.ledger.txLocation(id)) !== undefined) {
-      throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(id)} is already in the chain`, { field, peer: { verdict: "ignore", score: 0 } });
-    }
     const size = encodeTx(tx).length;
     if (tx.fee < this.minFeePerByte * BigInt(size)) {
       throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size)} (${this.minFeePerByte} per byte × ${size} bytes)`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
     }
-    const checks = validateTxInputs(tx, this.ledger, now, field);
+    let checks: ReturnType<typeof validateTxInputs>;
+    try {
+      checks = validateTxInputs(tx, this.ledger, now, field);
+    } catch (e) {
+      // A committed transaction's inputs are spent, so it fails here; only
+      // then is the store asked, to name the real reason.
+      if (e instanceof CasError && e.code === TxErrorCode.INPUT_MISSING && (await this.ledger.txLocation(id)) !== undefined) {
+        throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(id)} is already in the chain`, { field, peer: { verdict: "ignore", score: 0 } });
+      }
+      throw e;
+    }
     const message = signingMessage(id);
     const items: PendingSignature[] = checks.map((c, i) => ({ message, publicKey: c.publicKey, signature: c.signature, field: `${field}.signatures[${i}]` }));
     const verdicts = await this.verify(items);

@@ -17,6 +17,7 @@ import { genesisBlock, readGenesis, type Genesis } from "../chain/genesis.js";
 import { assembleBlock } from "../chain/producer.js";
 import { Mempool } from "../mempool/mempool.js";
 import { WorkerPool } from "../workers/pool.js";
+import { BatchVerifier } from "../workers/batchVerifier.js";
 import { buildApi } from "../api/server.js";
 import type { FastifyInstance } from "fastify";
 import { dataPaths, type NodeOptions } from "./options.js";
@@ -61,7 +62,9 @@ export class CasNode extends EventEmitter {
       ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: genesis.chainId, blockReward: genesis.blockReward });
       pool = new WorkerPool({ size: options.workers });
       const verifyPool = pool;
-      const verifyAll = (items: readonly PendingSignature[]): Promise<boolean[]> => verifyPool.verifySignatures(items);
+      // Concurrent admissions share worker round trips: their signatures go in batches.
+      const batches = new BatchVerifier((items) => verifyPool.verifySignatures(items));
+      const verifyAll = (items: readonly PendingSignature[]): Promise<boolean[]> => batches.verify(items);
       const mempool = new Mempool(ledger, verifyAll, { maxBytes: options.mempoolMaxBytes, minFeePerByte: options.minFeePerByte });
       const node = new CasNode(options, genesis, ledger, mempool, store, pool, key, log, now);
       log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
