@@ -36,7 +36,7 @@ import { badSignature, validateTxInputs, validateTxStructure, type Coin, type Co
 import type { BatchOp, Store } from "./store.js";
 import {
   GENESIS_KEY, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
-  prefixRange, txIndexKey, undoKey, PREFIX,
+  heightBytes, prefixRange, txIndexKey, undoKey, PREFIX,
 } from "./layout.js";
 
 const ZERO32 = new Uint8Array(32);
@@ -230,11 +230,6 @@ export class Ledger implements CoinView {
     return this.coins.get(outpointId(outpoint));
   }
 
-  /** The coin at a 36-byte outpoint key. */
-  coinByKey(key: Uint8Array): Coin | undefined {
-    return this.coins.get(bytesKey(key));
-  }
-
   /** Removes `gone` from the coin caches and adds `added`. */
   private applyCoins(gone: readonly { key: Uint8Array; id?: string; coin: Coin }[], added: readonly { key: Uint8Array; coin: Coin }[]): void {
     for (const s of gone) this.removeCoin(s.key, s.coin, s.id);
@@ -259,11 +254,6 @@ export class Ledger implements CoinView {
     const set = this.byAddress.get(a);
     set?.delete(k);
     if (set?.size === 0) this.byAddress.delete(a);
-  }
-
-  /** Statuses of the outpoints (concatenated 36-byte keys) against the unspent set. */
-  checkOutpoints(keys: Uint8Array): Uint8Array {
-    return this.unspent.check(keys);
   }
 
   private async rebuildCaches(): Promise<void> {
@@ -480,7 +470,7 @@ export class Ledger implements CoinView {
       { key: commitKey(hash), value: encodeCommit(commit) },
       { key: undoKey(hash), value: encodeUndo(effects.spent) },
       { key: ledgerHeaderKey(h.height), value: encodeLedgerHeader(tip.ledgerHeader) },
-      { key: TIP_KEY, value: concat([heightKeyBytes(h.height), hash]) },
+      { key: TIP_KEY, value: concat([heightBytes(h.height), hash]) },
     ];
     effects.ids.forEach((id, i) => {
       const loc = new Uint8Array(12);
@@ -540,7 +530,7 @@ export class Ledger implements CoinView {
       { key: commitKey(tip.hash), value: null },
       { key: undoKey(tip.hash), value: null },
       { key: ledgerHeaderKey(tip.height), value: null },
-      { key: TIP_KEY, value: concat([heightKeyBytes(prevTip.height), prevTip.hash]) },
+      { key: TIP_KEY, value: concat([heightBytes(prevTip.height), prevTip.hash]) },
       ...ids.map((id) => ({ key: txIndexKey(id), value: null })),
     ];
     for (const c of created) ops.push({ key: coinKey(c.key), value: null });
@@ -626,11 +616,6 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function heightKeyBytes(height: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, height, false);
-  return b;
-}
 
 function corrupt(message: string): CasError {
   return new CasError(LedgerErrorCode.STORE_CORRUPT, `data: ${message}; the data folder is damaged`, { field: "data" });

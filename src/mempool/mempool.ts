@@ -204,6 +204,23 @@ export class Mempool {
   }
 
   /**
+   * Checks every pooled transaction against the ledger at `now` again and
+   * drops those that fail; returns how many were dropped.
+   */
+  revalidate(now: bigint): number {
+    let dropped = 0;
+    for (const e of [...this.entries.values()]) {
+      try {
+        validateTxInputs(e.tx, this.ledger, now);
+      } catch {
+        this.remove(e.idKey);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /**
    * After a block: drops its transactions, those that now conflict with it
    * (their inputs are gone from the ledger) and those expired at its time.
    */

@@ -138,9 +138,10 @@ export class CasNode extends EventEmitter {
       this.emit("block", block, hash);
       return block;
     } catch (e) {
-      // A bad transaction slipped into the pool (its inputs went away): drop what the block would have held and go on.
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "block production failed");
-      this.mempool.removeForBlock(txs, time);
+      // Drop only the transactions that no longer follow the rules; a failure
+      // with none of them at fault (a disk error) keeps every payment for the next try.
+      const dropped = this.mempool.revalidate(time);
+      this.log.error({ err: e instanceof Error ? e.message : String(e), dropped }, "block production failed");
       return undefined;
     }
   }

@@ -95,6 +95,15 @@ t.test("packing order, eviction of the lowest fee rate, clean-up after a block",
   pool.removeForBlock(b.block.txs, b.block.header.timestamp);
   t.equal(pool.size, 0, "committed transactions leave the mempool");
   t.equal(pool.bytes, 0, "and their bytes");
+
+  // Revalidation drops what no longer follows the rules, and only that.
+  const rest = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  const early = payFrom(sale, rest[0]!, 2000n);
+  await pool.admit(early, T0);
+  await pool.admit(buildTransfer({ chainId: CHAIN, key: sale, coins: [rest[1]!], to: keyAddress(validator.publicKey), currency: CAS, amount: 1000n, fee: 2000n, feePerByte: 1n, expiresAt: T0 + 5000n }), T0);
+  t.equal(pool.revalidate(T0 + 3000n), 0, "both still valid at T0 + 3 s");
+  t.equal(pool.revalidate(T0 + 6000n), 1, "the one expiring at T0 + 5 s is dropped at T0 + 6 s");
+  t.ok(pool.has(txId(early)), "the other stays");
 });
 
 t.test("coin selection takes the fewest coins, largest first, deterministically", async (t) => {
