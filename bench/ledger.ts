@@ -136,7 +136,7 @@ async function fundedLedger(keys: KeyPair[], coinsPerKey: number): Promise<{ led
   return { ledger, store, dir, funding, validator };
 }
 
-async function benchBlockConnect(): Promise<number> {
+export async function benchBlockConnect(): Promise<number> {
   note(`block_10k_connect_ms: one block of ${BLOCK_TXS.toLocaleString("en-US")} admitted 2-in/2-out transfers`);
   const keys = Array.from({ length: 500 }, () => generateKeyPair());
   const { ledger, store, dir, funding, validator } = await fundedLedger(keys, 2 * Math.ceil(BLOCK_TXS / 500));
@@ -168,7 +168,7 @@ async function benchBlockConnect(): Promise<number> {
   }
 }
 
-async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
+export async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
   note(`e2e: ${E2E_TXS.toLocaleString("en-US")} signed 2-in/2-out transfers through a running node (${WINDOW} submissions in flight, blocks every 250 ms)`);
   const dir = mkdtempSync(join(tmpdir(), "cas-bench-e2e-"));
   await initDevnet(dir, "cas-bench-e2e");
@@ -196,7 +196,8 @@ async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
       coin = { txId: id, index: fan.outputs.length - 1, amount: fan.outputs[fan.outputs.length - 1]!.amount };
     }
     const txs = transfers(node.genesis.chainId, funding, E2E_TXS, expiresAt);
-    const submitted = new Map<string, number>();
+    // Keyed by the object: the node hands back the very objects it was given.
+    const submitted = new Map<Transaction, number>();
     const latencies: number[] = [];
     let committed = 0;
     let last = 0;
@@ -204,7 +205,7 @@ async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
       node.on("block", (block: { txs: Transaction[] }) => {
         const now = performance.now();
         for (const tx of block.txs) {
-          const at = submitted.get(Buffer.from(txId(tx)).toString("hex"));
+          const at = submitted.get(tx);
           if (at === undefined) continue;
           latencies.push(now - at);
           committed++;
@@ -216,11 +217,12 @@ async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
     // Submitted as a node receives them from many clients: up to WINDOW admissions in flight.
     const start = performance.now();
     const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
     let next = 0;
     const client = async (): Promise<void> => {
       while (next < txs.length) {
         const tx = txs[next++]!;
-        submitted.set(Buffer.from(txId(tx)).toString("hex"), performance.now());
+        submitted.set(tx, performance.now());
         await node.submit(tx);
       }
     };
@@ -230,7 +232,8 @@ async function benchEndToEnd(): Promise<{ tps: number; p50: number }> {
     const tps = committed / seconds;
     const p50 = median(latencies);
     const busy = performance.eventLoopUtilization(elu).utilization;
-    note(`  ${committed} committed in ${seconds.toFixed(2)} s: ${formatRate(tps)} tx/s, median latency ${formatMs(p50)} ms, main thread busy ${(busy * 100).toFixed(0)}%`);
+    const used = process.cpuUsage(cpu);
+    note(`  ${committed} committed in ${seconds.toFixed(2)} s: ${formatRate(tps)} tx/s, median latency ${formatMs(p50)} ms, main thread busy ${(busy * 100).toFixed(0)}%, CPU ${((used.user + used.system) / committed).toFixed(0)} µs per transaction over all threads`);
     return { tps, p50 };
   } finally {
     await node.stop();

@@ -11,4 +11,6 @@ export enum PoolErrorCode {
   DESTROYED = "POOL_DESTROYED",
   /** A pool option is out of range. */
   BAD_OPTION = "POOL_BAD_OPTION",
+  /** A task's packed input is malformed (the pool built it wrong: a bug, not bad user input). */
+  BAD_TASK = "POOL_BAD_TASK",
 }

@@ -5,11 +5,13 @@
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { CasError } from "../errors.js";
+import { checkBytes } from "../crypto/bytes.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../crypto/ed25519.js";
 import { Hasher, checkBlocks64, checkLeaves, checkPowRequest, resolveBackend, type BackendChoice } from "../crypto/hash.js";
 import type { PowRequest, PowResult } from "../wasm/core.js";
 import { PoolErrorCode } from "./errors.js";
 import {
-  CTL_STOP, CTL_TRIED, newPowControl, powChunks, runTask, type SignatureItem, type Task, type TaskReply, type TaskValue,
+  CTL_STOP, CTL_TRIED, newPowControl, packSignatures, powChunks, runTask, type SignatureItem, type Task, type TaskReply, type TaskValue,
 } from "./tasks.js";
 
 export interface WorkerPoolOptions {
@@ -116,14 +118,27 @@ export class WorkerPool {
    * workers; one verdict per item, in order.
    */
   async verifySignatures(items: readonly SignatureItem[]): Promise<boolean[]> {
-    if (items.length === 0) return [];
-    const parts = this.size < 2 || items.length < SPLIT_SIGNATURES ? 1 : this.size;
-    const per = Math.ceil(items.length / parts);
-    const jobs: Promise<TaskValue>[] = [];
-    for (let i = 0; i < items.length; i += per) {
-      jobs.push(this.run({ kind: "verifySignatures", backend: this.backend, items: items.slice(i, i + per) }));
+    const verdicts = new Array<boolean>(items.length).fill(false);
+    // A key or signature of the wrong length is invalid by rule 1 (src/crypto/ed25519.ts):
+    // decided here, so every packed item has the fixed layout.
+    const sound: number[] = [];
+    items.forEach((it, i) => {
+      checkBytes(it.message, `items[${i}].message`);
+      if (checkBytes(it.publicKey, `items[${i}].publicKey`).length === PUBLIC_KEY_BYTES
+        && checkBytes(it.signature, `items[${i}].signature`).length === SIGNATURE_BYTES) sound.push(i);
+    });
+    const parts = this.size < 2 || sound.length < SPLIT_SIGNATURES ? 1 : this.size;
+    const per = Math.ceil(sound.length / parts);
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < sound.length; i += per) {
+      const slice = sound.slice(i, i + per);
+      const packed = packSignatures(slice.map((k) => items[k]!));
+      jobs.push(this.run({ kind: "verifySignatures", backend: this.backend, packed }, packed.buffer).then((v) => {
+        (v as Uint8Array).forEach((b, j) => { verdicts[slice[j]!] = b === 1; });
+      }));
     }
-    return (await Promise.all(jobs)).flatMap((v) => Array.from(v as Uint8Array, (b) => b === 1));
+    await Promise.all(jobs);
+    return verdicts;
   }
 
   /** SHA-256 of each 64-byte block, split over the workers. */

@@ -2,8 +2,10 @@
 // thread (src/workers/poolWorker.ts) and inline when the pool has no threads,
 // so both paths compute the same thing by construction.
 
+import { CasError } from "../errors.js";
 import { Hasher, type BackendChoice } from "../crypto/hash.js";
-import { verify } from "../crypto/ed25519.js";
+import { PoolErrorCode } from "./errors.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verify } from "../crypto/ed25519.js";
 import type { PowRequest, PowResult } from "../wasm/core.js";
 
 /**
@@ -34,8 +36,55 @@ export interface SignatureItem {
   readonly signature: Uint8Array;
 }
 
+/** Bytes of an item's fixed part in a packed batch: message length u32 ‖ public key ‖ signature. */
+const PACKED_FIXED = 4 + PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
+
+/**
+ * Packs signatures into one buffer: per item, message length (u32
+ * little-endian) ‖ public key (32) ‖ signature (64) ‖ message. A batch then
+ * crosses to a worker as one transferred buffer instead of three cloned
+ * arrays per item (cloning cost the main thread more than the packing).
+ * Items must have a 32-byte key and a 64-byte signature.
+ */
+export function packSignatures(items: readonly SignatureItem[]): Uint8Array<ArrayBuffer> {
+  let size = 0;
+  for (const it of items) size += PACKED_FIXED + it.message.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const it of items) {
+    view.setUint32(at, it.message.length, true);
+    out.set(it.publicKey, at + 4);
+    out.set(it.signature, at + 4 + PUBLIC_KEY_BYTES);
+    out.set(it.message, at + PACKED_FIXED);
+    at += PACKED_FIXED + it.message.length;
+  }
+  return out;
+}
+
+/** Verdicts (1 valid, 0 not) of a packed batch; a malformed pack is refused whole. */
+export function verifyPacked(packed: Uint8Array): Uint8Array {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  const verdicts: number[] = [];
+  let at = 0;
+  while (at < packed.length) {
+    if (packed.length - at < PACKED_FIXED) throw badPack(at);
+    const end = at + PACKED_FIXED + view.getUint32(at, true);
+    if (end > packed.length) throw badPack(at);
+    const publicKey = packed.subarray(at + 4, at + 4 + PUBLIC_KEY_BYTES);
+    const signature = packed.subarray(at + 4 + PUBLIC_KEY_BYTES, at + PACKED_FIXED);
+    verdicts.push(verify(signature, packed.subarray(at + PACKED_FIXED, end), publicKey) ? 1 : 0);
+    at = end;
+  }
+  return Uint8Array.from(verdicts);
+}
+
+function badPack(at: number): CasError {
+  return new CasError(PoolErrorCode.BAD_TASK, `packed: signature batch truncated at byte ${at}`, { field: "packed" });
+}
+
 export type Task =
-  | { readonly kind: "verifySignatures"; readonly backend: BackendChoice; readonly items: readonly SignatureItem[] }
+  | { readonly kind: "verifySignatures"; readonly backend: BackendChoice; readonly packed: Uint8Array }
   | { readonly kind: "hashBlocks64"; readonly backend: BackendChoice; readonly blocks: Uint8Array }
   | { readonly kind: "merkleRoot"; readonly backend: BackendChoice; readonly leaves: Uint8Array }
   | { readonly kind: "powChunks"; readonly backend: BackendChoice; readonly req: PowRequest; readonly chunk: bigint; readonly control: SharedArrayBuffer };
@@ -100,7 +149,7 @@ export function runTask(task: Task): TaskValue {
   switch (task.kind) {
     case "verifySignatures":
       // One byte per item: 1 valid, 0 not (src/crypto/ed25519.ts rules).
-      return Uint8Array.from(task.items, (it) => (verify(it.signature, it.message, it.publicKey) ? 1 : 0));
+      return verifyPacked(task.packed);
     case "hashBlocks64":
       return hasher.hashBlocks64(task.blocks);
     case "merkleRoot":

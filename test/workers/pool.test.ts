@@ -7,7 +7,9 @@ import { PoolErrorCode } from "../../src/workers/errors.js";
 import { CryptoErrorCode } from "../../src/crypto/errors.js";
 import { Hasher } from "../../src/crypto/hash.js";
 import { meetsTarget, targetFromBigInt } from "../../src/crypto/pow.js";
-import { asyncCodeOf, hex, random, unhex, vectors } from "../helpers.js";
+import { verify } from "../../src/crypto/ed25519.js";
+import { packSignatures, verifyPacked } from "../../src/workers/tasks.js";
+import { asyncCodeOf, codeOf, hex, random, unhex, vectors } from "../helpers.js";
 import type { PowRequest } from "../../src/wasm/core.js";
 
 const [genesis] = vectors<{ headers: { hex: string; nonce: number }[] }>("bitcoin.json").headers;
@@ -29,6 +31,32 @@ t.test("pool of 2 and inline pool give the same results as the hasher", async (t
     const r = await pool.powSearch({ header: unhex(genesis!.hex), nonceOffset: 76, nonceSize: 4, target: DIFF1, start: 2083236000n, count: 2000n });
     t.equal(r.nonce, BigInt(genesis!.nonce), `size ${pool.size}: the genesis nonce`);
   }
+});
+
+t.test("signature batches: one verdict per item, in order, on workers and inline", async (t) => {
+  const pools = [new WorkerPool({ size: 2 }), new WorkerPool({ size: 0 })];
+  t.teardown(() => Promise.all(pools.map((p) => p.destroy())));
+  const vector = vectors<{ vectors: { publicKey: string; message: string; signature: string }[] }>("rfc8032.json").vectors;
+  const good = vector.map((c) => ({ message: unhex(c.message), publicKey: unhex(c.publicKey), signature: unhex(c.signature) }));
+  const flipped = good.map((g) => ({ ...g, signature: Uint8Array.from(g.signature, (b, i) => (i === 40 ? b ^ 1 : b)) }));
+  const odd = [
+    { ...good[0]!, signature: good[0]!.signature.subarray(0, 63) },
+    { ...good[0]!, publicKey: new Uint8Array(33) },
+  ];
+  // 3 × 40 valid items interleaved with bad ones: over the split threshold, so both workers get a share.
+  const items = Array.from({ length: 40 }, () => [...good, ...flipped, ...odd]).flat();
+  const expected = items.map((it) => verify(it.signature, it.message, it.publicKey));
+  t.ok(expected.includes(true) && expected.includes(false), "the batch mixes valid and invalid signatures");
+  for (const pool of pools) {
+    t.same(await pool.verifySignatures(items), expected, `size ${pool.size}: verdicts of ${items.length} items match verify()`);
+    t.same(await pool.verifySignatures(items.slice(0, 3)), expected.slice(0, 3), `size ${pool.size}: a small batch`);
+    t.same(await pool.verifySignatures([]), [], `size ${pool.size}: an empty batch`);
+    t.equal(await asyncCodeOf(() => pool.verifySignatures([{ ...good[0]!, message: "m" as unknown as Uint8Array }])), CryptoErrorCode.BAD_BYTES, `size ${pool.size}: a message that is not bytes is a CasError`);
+  }
+  const packed = packSignatures(good);
+  t.same(Array.from(verifyPacked(packed)), good.map(() => 1), "a packed batch verifies item by item");
+  t.equal(codeOf(() => verifyPacked(packed.subarray(0, packed.length - 1))), PoolErrorCode.BAD_TASK, "a truncated pack is refused whole");
+  t.equal(codeOf(() => verifyPacked(packed.subarray(0, 50))), PoolErrorCode.BAD_TASK, "a pack cut inside an item's fixed part is refused");
 });
 
 t.test("a search spread over many chunks returns the first solution, as one thread does", async (t) => {
