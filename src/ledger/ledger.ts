@@ -176,6 +176,7 @@ export class Ledger implements CoinView {
   private readonly unspent: OutpointSet;
   private readonly tree: StateTree;
   private tip_: Tip;
+  private coinVersion_ = 0;
 
   private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, expected: number) {
     this.unspent = createOutpointSet({ expected });
@@ -226,12 +227,21 @@ export class Ledger implements CoinView {
     return this.coins.size;
   }
 
+  /**
+   * Changes whenever the set of unspent coins changes: a check against the
+   * coins made at one version still holds while the version is the same.
+   */
+  get coinVersion(): number {
+    return this.coinVersion_;
+  }
+
   coin(outpoint: OutPoint): Coin | undefined {
     return this.coins.get(outpointId(outpoint));
   }
 
   /** Removes `gone` from the coin caches and adds `added`. */
   private applyCoins(gone: readonly { key: Uint8Array; id?: string; coin: Coin }[], added: readonly { key: Uint8Array; coin: Coin }[]): void {
+    this.coinVersion_++;
     for (const s of gone) this.removeCoin(s.key, s.coin, s.id);
     if (gone.length > 0) this.unspent.delete(concat(gone.map((s) => s.key)));
     for (const c of added) this.addCoin(c.key, c.coin);

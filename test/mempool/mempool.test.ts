@@ -116,3 +116,21 @@ t.test("coin selection takes the fewest coins, largest first, deterministically"
   t.equal(codeOf(() => selectCoins(coins, CAS, 97n)), TxErrorCode.UNBALANCED, "more than the key holds");
   t.equal(codeOf(() => selectCoins(coins, new Uint8Array(32).fill(9), 1n)), TxErrorCode.UNBALANCED, "a currency the key does not hold");
 });
+
+t.test("a block that spends the coin while the signature is being verified makes the admission fail", async (t) => {
+  const { ledger, sale, validator } = await setup(t);
+  const coins = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  const pending = payFrom(sale, coins[0]!, 5000n);
+  const rival = payFrom(sale, coins[0]!, 6000n);
+  // The verifier commits a block with a rival spend of the same coin before it answers.
+  const racing: SignatureVerifier = async (items) => {
+    const b = await assembleBlock(ledger, [rival], validator, ledger.tip.header.timestamp + 1000n);
+    await ledger.connectBlock(b.block, b.commit, verifier);
+    return verifier(items);
+  };
+  const pool = new Mempool(ledger, racing, { minFeePerByte: 1n });
+  const version = ledger.coinVersion;
+  t.equal(await asyncCodeOf(() => pool.admit(pending, T0 + 2000n)), TxErrorCode.INPUT_MISSING, "the input is checked again after the wait, and is gone");
+  t.not(ledger.coinVersion, version, "the block changed the coin version");
+  t.equal(pool.size, 0, "nothing was admitted");
+});
