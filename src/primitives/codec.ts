@@ -192,6 +192,10 @@ export function unknownTag(field: string, value: number): CasError {
 }
 
 /** Throws the codec's error for a value over its limit. */
+export function duplicate(field: string, message: string): CasError {
+  return codecError(CodecErrorCode.DUPLICATE, field, message);
+}
+
 export function overLimit(field: string, message: string): CasError {
   return codecError(CodecErrorCode.OVER_LIMIT, field, message);
 }

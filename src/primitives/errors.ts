@@ -14,6 +14,8 @@ export enum CodecErrorCode {
   BAD_AMOUNT = "CODEC_BAD_AMOUNT",
   /** A kind, version, flag or type byte has no meaning. */
   UNKNOWN_TAG = "CODEC_UNKNOWN_TAG",
+  /** A list whose values must be distinct holds one twice. */
+  DUPLICATE = "CODEC_DUPLICATE",
   /** A value of the JSON form has the wrong type or shape. */
   BAD_JSON = "CODEC_BAD_JSON",
 }

@@ -1,0 +1,104 @@
+// Payloads of the staking transactions (delegated proof of stake,
+// ARCHITECTURE §6), with their strict codecs and JSON forms:
+//
+//   stake          staker public key 32 ‖ amount        (locks CAS as stake)
+//   unstake        staker public key 32 ‖ amount        (starts unbonding)
+//   vote-delegate  voter public key 32 ‖ [candidate public key 32] (at most MAX_VOTE_CANDIDATES, distinct)
+//
+// The key named in a payload must sign the transaction: whoever stakes,
+// unstakes or votes is proven by a signature, as an input's owner is.
+
+import { bytesKey, fromHex, toHex } from "../crypto/bytes.js";
+import { CodecErrorCode } from "./errors.js";
+import { Reader, Writer, duplicate } from "./codec.js";
+import { decimal } from "./transaction.js";
+import { jsonChecks } from "./json.js";
+
+/**
+ * Candidates one vote may name: the default size of the delegate set (21),
+ * so a voter can back a whole committee and no more.
+ */
+export const MAX_VOTE_CANDIDATES = 21;
+
+/** Payload of a stake or unstake transaction. */
+export interface StakePayload {
+  /** The staker: its key address owns the stake; it signs the transaction. */
+  readonly publicKey: Uint8Array;
+  /** CAS base units, at least 1. */
+  readonly amount: bigint;
+}
+
+/** Payload of a vote-delegate transaction: replaces the voter's earlier vote. */
+export interface VotePayload {
+  readonly voter: Uint8Array;
+  /** Public keys of the candidates, distinct; empty withdraws the vote. */
+  readonly candidates: readonly Uint8Array[];
+}
+
+export function encodeStakePayload(p: StakePayload): Uint8Array {
+  return new Writer(56).bytes(p.publicKey).amount(p.amount).finish();
+}
+
+export function decodeStakePayload(bytes: Uint8Array, field = "payload"): StakePayload {
+  const r = new Reader(bytes);
+  const p = { publicKey: r.bytes(`${field}.publicKey`, 32), amount: r.amount(`${field}.amount`, 1n) };
+  r.end(field);
+  return p;
+}
+
+export function encodeVotePayload(p: VotePayload): Uint8Array {
+  const w = new Writer(40 + 32 * p.candidates.length).bytes(p.voter).varint(p.candidates.length);
+  for (const c of p.candidates) w.bytes(c);
+  return w.finish();
+}
+
+export function decodeVotePayload(bytes: Uint8Array, field = "payload"): VotePayload {
+  const r = new Reader(bytes);
+  const voter = r.bytes(`${field}.voter`, 32);
+  const seen = new Set<string>();
+  const candidates = r.list(`${field}.candidates`, MAX_VOTE_CANDIDATES, (i) => {
+    const c = r.bytes(`${field}.candidates[${i}]`, 32);
+    const k = bytesKey(c);
+    // Distinct, so one voter's weight counts once per candidate whatever the encoding.
+    if (seen.has(k)) throw duplicate(`${field}.candidates[${i}]`, "names a candidate twice");
+    seen.add(k);
+    return c;
+  });
+  r.end(field);
+  return { voter, candidates };
+}
+
+const json = jsonChecks(CodecErrorCode.BAD_JSON);
+
+export interface StakePayloadJSON {
+  publicKey: string;
+  amount: string;
+}
+
+export interface VotePayloadJSON {
+  voter: string;
+  candidates: string[];
+}
+
+export function stakePayloadToJSON(p: StakePayload): StakePayloadJSON {
+  return { publicKey: toHex(p.publicKey), amount: p.amount.toString() };
+}
+
+export function stakePayloadFromJSON(v: unknown, field = "payload"): StakePayload {
+  const o = json.object(v, field);
+  return {
+    publicKey: fromHex(json.string(o.publicKey, `${field}.publicKey`), `${field}.publicKey`, 32),
+    amount: decimal(o.amount, `${field}.amount`, 1n),
+  };
+}
+
+export function votePayloadToJSON(p: VotePayload): VotePayloadJSON {
+  return { voter: toHex(p.voter), candidates: p.candidates.map(toHex) };
+}
+
+export function votePayloadFromJSON(v: unknown, field = "payload"): VotePayload {
+  const o = json.object(v, field);
+  const candidates = json.array(o.candidates, `${field}.candidates`).map((c, i) => fromHex(json.string(c, `${field}.candidates[${i}]`), `${field}.candidates[${i}]`, 32));
+  // Through the binary codec, so both forms obey the same limits.
+  return decodeVotePayload(encodeVotePayload({ voter: fromHex(json.string(o.voter, `${field}.voter`), `${field}.voter`, 32), candidates }), field);
+}
