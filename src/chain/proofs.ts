@@ -10,7 +10,7 @@
 // JSON forms carry bytes as hex and amounts as decimal strings.
 
 import { addressBytes, decodeAddress, encodeAddress, type Address, type Network } from "../crypto/address.js";
-import { fromHex, toHex } from "../crypto/bytes.js";
+import { equalBytes, fromHex, toHex } from "../crypto/bytes.js";
 import { Hasher } from "../crypto/hash.js";
 import { blockHash, decodeHeader, decodeLedgerHeader, encodeHeader, encodeLedgerHeader, type BlockHeader, type LedgerHeader } from "../primitives/block.js";
 import { decimal } from "../primitives/transaction.js";
@@ -39,12 +39,8 @@ export interface BalanceProof {
 /** Independent SHA-256 for verification: a light client needs no wasm core. */
 const lightHasher = new Hasher({ backend: "native" });
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 export function verifyTxProof(proof: TxProof, ledger: LedgerHeader): boolean {
-  if (!equal(blockHash(proof.header), ledger.blockHash) || proof.header.height !== ledger.height) return false;
+  if (!equalBytes(blockHash(proof.header), ledger.blockHash) || proof.header.height !== ledger.height) return false;
   if (proof.index < 0 || proof.index >= proof.count || proof.siblings.length > 32) return false;
   return lightHasher.verifyMerkleProof(proof.txId, proof.index, proof.count, proof.siblings, proof.header.txRoot);
 }
@@ -52,7 +48,7 @@ export function verifyTxProof(proof: TxProof, ledger: LedgerHeader): boolean {
 export function verifyBalanceProof(proof: BalanceProof, ledger: LedgerHeader): boolean {
   if (proof.height !== ledger.height) return false;
   const key = stateKey(addressBytes(proof.address), proof.currency);
-  if (!equal(key, proof.state.key)) return false;
+  if (!equalBytes(key, proof.state.key)) return false;
   const value = proof.state.value ?? 0n;
   if (value !== proof.amount) return false;
   return verifyStateProof(ledger.stateRoot, proof.state);

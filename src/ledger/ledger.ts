@@ -18,7 +18,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, type Address } from "../crypto/address.js";
-import { bytesKey, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { Reader, Writer } from "../primitives/codec.js";
 import {
@@ -159,10 +159,6 @@ function addressKey(a: Address): string {
   return String.fromCharCode(a.type) + bytesKey(a.hash);
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** The outpoint keys of a transaction's outputs. */
 function createdKeys(id: Uint8Array, outputs: readonly TxOutput[]): Uint8Array[] {
   return outputs.map((_, index) => outpointKey({ txId: id, index }));
@@ -191,7 +187,7 @@ export class Ledger implements CoinView {
   static async open(store: Store, genesis: Block, params: LedgerParams): Promise<Ledger> {
     const genesisHash = blockHash(genesis.header);
     const stored = await store.get(GENESIS_KEY);
-    if (stored !== undefined && !equal(stored, genesisHash)) {
+    if (stored !== undefined && !equalBytes(stored, genesisHash)) {
       throw new CasError(LedgerErrorCode.WRONG_GENESIS, `data: the store holds chain ${toHex(stored)}, not genesis ${toHex(genesisHash)}`, { field: "genesis" });
     }
     if (stored === undefined) {
@@ -279,7 +275,7 @@ export class Ledger implements CoinView {
       balances.push([stateKey(k.subarray(1, 22), k.subarray(22, 54)), decodeAmount(v)]);
     }
     this.tree.update(balances);
-    if (!equal(this.tree.root, this.tip_.header.stateRoot)) {
+    if (!equalBytes(this.tree.root, this.tip_.header.stateRoot)) {
       throw corrupt(`the balances give state root ${toHex(this.tree.root)}, the tip says ${toHex(this.tip_.header.stateRoot)}`);
     }
   }
@@ -289,7 +285,7 @@ export class Ledger implements CoinView {
     if (tx === undefined || rest.length > 0 || tx.kind !== TxKind.Genesis || tx.inputs.length !== 0) {
       throw blockFail(BlockErrorCode.BAD_REWARD, "genesis.txs", "block 0 holds exactly one genesis transaction without inputs");
     }
-    if (genesis.header.height !== 0n || !equal(genesis.header.previousHash, ZERO32)) {
+    if (genesis.header.height !== 0n || !equalBytes(genesis.header.previousHash, ZERO32)) {
       throw blockFail(BlockErrorCode.BAD_HEIGHT, "genesis.header", "block 0 has height 0 and no parent");
     }
     const effects = this.effects(genesis, [txId(tx)], 0n);
@@ -349,11 +345,11 @@ export class Ledger implements CoinView {
   /** Applies the balances to the tree and checks roots; reverts the tree on mismatch. */
   private checkRoots(block: Block, effects: BlockEffects): void {
     const txRoot = defaultHasher().merkleRoot(concat(effects.ids));
-    if (!equal(txRoot, block.header.txRoot)) {
+    if (!equalBytes(txRoot, block.header.txRoot)) {
       throw blockFail(BlockErrorCode.BAD_TX_ROOT, "block.header.txRoot", `expected ${toHex(txRoot)}`);
     }
     const root = this.applyBalances(effects, "after");
-    if (!equal(root, block.header.stateRoot)) {
+    if (!equalBytes(root, block.header.stateRoot)) {
       this.applyBalances(effects, "before");
       throw blockFail(BlockErrorCode.BAD_STATE_ROOT, "block.header.stateRoot", `expected ${toHex(root)}`);
     }
@@ -387,7 +383,7 @@ export class Ledger implements CoinView {
     const field = `block ${h.height}`;
     if (h.chainId !== this.params.chainId) throw blockFail(BlockErrorCode.WRONG_CHAIN, `${field}.chainId`, `expected ${this.params.chainId}, got ${h.chainId}`);
     if (h.height !== tip.height + 1n) throw blockFail(BlockErrorCode.BAD_HEIGHT, `${field}.height`, `expected ${tip.height + 1n}`);
-    if (!equal(h.previousHash, tip.hash)) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, `expected ${toHex(tip.hash)}`);
+    if (!equalBytes(h.previousHash, tip.hash)) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, `expected ${toHex(tip.hash)}`);
     if (h.timestamp <= tip.header.timestamp) throw blockFail(BlockErrorCode.BAD_TIMESTAMP, `${field}.timestamp`, `expected after ${tip.header.timestamp}`);
 
     const ids = block.txs.map(txId);
@@ -466,7 +462,7 @@ export class Ledger implements CoinView {
     }
     const paid = reward.outputs.reduce((s, o) => s + o.amount, 0n);
     const ok = reward.chainId === this.params.chainId && reward.inputs.length === 0 && reward.fee === 0n && reward.signatures.length === 0
-      && reward.outputs.every((o) => o.currency.every((b) => b === 0)) && paid === due && equal(reward.payload, u64le(height));
+      && reward.outputs.every((o) => o.currency.every((b) => b === 0)) && paid === due && equalBytes(reward.payload, u64le(height));
     if (!ok) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `the reward pays ${due} CAS in outputs only, with the height as payload`);
   }
 
@@ -528,7 +524,7 @@ export class Ledger implements CoinView {
     ]);
     const effects: BlockEffects = { ids, spent: created, created: spent, balances };
     const root = this.applyBalances(effects, "after");
-    if (!equal(root, prevBlock.header.stateRoot)) {
+    if (!equalBytes(root, prevBlock.header.stateRoot)) {
       this.applyBalances(effects, "before");
       throw corrupt(`undoing block ${tip.height} gives state root ${toHex(root)}, block ${tip.height - 1n} says ${toHex(prevBlock.header.stateRoot)}`);
     }

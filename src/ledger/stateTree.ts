@@ -37,6 +37,7 @@
 import { hash as nodeHash } from "node:crypto";
 import { CasError } from "../errors.js";
 import { defaultHasher, type Hasher, type HashBackend } from "../crypto/hash.js";
+import { equalBytes } from "../crypto/bytes.js";
 import { LedgerErrorCode } from "./errors.js";
 
 /** Bytes of a state key (SHA-256 output). */
@@ -115,12 +116,6 @@ function popcount(bitmap: Uint8Array): number {
 
 function isZero(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b !== 0) return false;
-  return true;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
