@@ -52,3 +52,12 @@ export function flipped(bytes: Uint8Array, index: number, mask = 1): Uint8Array 
   out[index] = out[index]! ^ mask;
   return out;
 }
+
+/** A 32-byte public key whose byte order is the order of `n` (0 ..= 65535); `tag` varies the rest. */
+export function orderedKey(n: number, tag = 0x5a): Uint8Array {
+  const k = new Uint8Array(32);
+  k[0] = n >> 8;
+  k[1] = n & 0xff;
+  k[31] = tag;
+  return k;
+}
