@@ -6,6 +6,10 @@
 //   GET  /proof/tx/:id            inclusion proof of a committed transaction
 //   GET  /proof/balance/:address  balance proof (?currency=hex) at the tip
 //   GET  /status                  chain, tip, ledger header, mempool
+//   GET  /witness/template        header to mine next (?miner=ADDRESS): {hex, header} or {hex: null}
+//   POST /witness                 submit a mined witness ({"hex": …} or the JSON form)
+//   GET  /witness/tip             the best witness (most work)
+//   GET  /witness/:height         the main-chain witness at a witness height
 // Errors are JSON {code, message}; the status comes from one table
 // (httpStatus below). Amounts are decimal strings, bytes hex.
 
@@ -21,6 +25,9 @@ import { balanceProofToJSON, ledgerHeaderToJSON, txProofToJSON } from "../chain/
 import type { Genesis } from "../chain/genesis.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { Mempool } from "../mempool/mempool.js";
+import type { WitnessChain } from "../consensus/witnessChain.js";
+import type { KnownWitness } from "../consensus/witnessRules.js";
+import { encodeWitness, witnessFromBody, witnessToJSON } from "../primitives/witness.js";
 import { ApiErrorCode, httpStatus } from "./errors.js";
 
 /** What the API needs of a node (src/node composes one; the API does not import it). */
@@ -28,6 +35,11 @@ export interface ApiBackend {
   readonly genesis: Genesis;
   readonly ledger: Ledger;
   readonly mempool: Mempool;
+  readonly witness: WitnessChain;
+  /** The newest final block's time: what witnesses are checked against. */
+  readonly finalTime: bigint;
+  /** The wall clock in ms, for mining templates. */
+  wallClock(): bigint;
   submit(tx: Transaction): Promise<Uint8Array>;
 }
 
@@ -149,6 +161,36 @@ export function buildApi(node: ApiBackend): FastifyInstance {
     return { proof: balanceProofToJSON(proof, network), ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader) };
   });
 
+  const knownWitnessToJSON = (w: KnownWitness): Record<string, unknown> => ({
+    hash: toHex(w.hash), height: w.height.toString(), chainWork: w.chainWork.toString(), header: witnessToJSON(w.header, addresses),
+  });
+
+  app.get<{ Querystring: { miner?: string } }>("/witness/template", async (req) => {
+    const miner = decodeAddress(req.query.miner ?? "", network, "miner");
+    const header = await node.witness.template(miner, node.wallClock());
+    // null while the next segment of blocks is not final yet: the miner waits.
+    return header === undefined ? { hex: null, header: null } : { hex: toHex(encodeWitness(header)), header: witnessToJSON(header, addresses) };
+  });
+
+  app.post("/witness", async (req, reply) => {
+    const header = witnessFromBody(req.body as unknown, addresses);
+    const r = await node.witness.add(header, node.finalTime);
+    return reply.code(r.status === "known" ? 200 : 201).send({ hash: toHex(r.hash), height: r.height.toString(), status: r.status, reorged: r.reorged });
+  });
+
+  app.get("/witness/tip", async () => {
+    const tip = node.witness.tip;
+    if (tip === undefined) throw notFound("witness", "a witness (none mined yet)");
+    return knownWitnessToJSON(tip);
+  });
+
+  app.get<{ Params: { height: string } }>("/witness/:height", async (req) => {
+    if (!/^[0-9]{1,20}$/.test(req.params.height)) throw new CasError(ApiErrorCode.BAD_PARAM, `height: expected a decimal witness height, got ${JSON.stringify(req.params.height)}`, { field: "height" });
+    const w = node.witness.mainAt(BigInt(req.params.height));
+    if (w === undefined) throw notFound("height", `witness ${req.params.height}`);
+    return knownWitnessToJSON(w);
+  });
+
   app.get("/status", async () => {
     const tip = node.ledger.tip;
     return {
@@ -160,6 +202,7 @@ export function buildApi(node: ApiBackend): FastifyInstance {
       ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader),
       mempool: { txs: node.mempool.size, bytes: node.mempool.bytes },
       coins: node.ledger.coinCount,
+      witness: node.witness.tip === undefined ? null : { height: node.witness.tip.height.toString(), hash: toHex(node.witness.tip.hash) },
     };
   });
 

@@ -81,3 +81,29 @@ export function prefixRange(prefix: number, ...parts: Uint8Array[]): { gte: Uint
   lt[i] = lt[i]! + 1;
   return { gte, lt: lt.subarray(0, i + 1) };
 }
+
+// ------------------------------------------------------------ witness chain
+// The proof-of-work witness chain (src/consensus/witnessChain.ts). Every
+// change (a witness added, rewards settled) is one write batch.
+//
+// | prefix | key                   | value                                                  |
+// | ------ | --------------------- | ------------------------------------------------------ |
+// | 0x0b   | witness hash 32       | segment end time u64 BE ‖ encoded witness header       |
+// | 0x0c   | "paid"                | witness height u64 BE ‖ hash 32: rewards settled through it |
+// | 0x0d   | witness hash 32       | witness height u64 BE of the settlement that paid its miner |
+//
+// Tips, chain work and the main chain are not stored: they follow from the
+// headers (most work, ties to the lower hash) and are rebuilt at open.
+
+export const WITNESS_PREFIX = {
+  /** 0x0b: every valid witness known, on any branch, with its segment's last block time. */
+  witness: 0x0b,
+  /** 0x0c: the witness chain's metadata (the paid cursor). */
+  witnessMeta: 0x0c,
+  /** 0x0d: witnesses whose miner was paid (as main-chain witness or as uncle): each is paid once. */
+  witnessPaid: 0x0d,
+} as const;
+
+export const WITNESS_PAID_CURSOR_KEY = key(WITNESS_PREFIX.witnessMeta, enc.encode("paid"));
+export const witnessKey = (hash: Uint8Array): Uint8Array => key(WITNESS_PREFIX.witness, hash);
+export const witnessPaidKey = (hash: Uint8Array): Uint8Array => key(WITNESS_PREFIX.witnessPaid, hash);

@@ -1,5 +1,6 @@
 // A running node: composes the store, the ledger, the worker pool, the
-// mempool, the block producer and the HTTP API from a data folder and options.
+// mempool, the block producer, the proof-of-work witness chain and the HTTP
+// API from a data folder and options.
 // Services start in dependency order and stop in reverse; a stop waits for the
 // block being committed, then closes the store cleanly.
 
@@ -16,6 +17,8 @@ import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger
 import { genesisBlock, readGenesis, type Genesis } from "../chain/genesis.js";
 import { assembleBlock } from "../chain/producer.js";
 import { Mempool } from "../mempool/mempool.js";
+import { WitnessChain, type FinalizedSource } from "../consensus/witnessChain.js";
+import { segmentRootOf } from "../consensus/witnessRules.js";
 import { WorkerPool } from "../workers/pool.js";
 import { BatchVerifier } from "../workers/batchVerifier.js";
 import { buildApi } from "../api/server.js";
@@ -37,6 +40,7 @@ export class CasNode extends EventEmitter {
     readonly genesis: Genesis,
     readonly ledger: Ledger,
     readonly mempool: Mempool,
+    readonly witness: WitnessChain,
     private readonly store: RocksStore,
     private readonly pool: WorkerPool,
     private readonly key: KeyPair,
@@ -66,7 +70,8 @@ export class CasNode extends EventEmitter {
       const batches = new BatchVerifier((items) => verifyPool.verifySignatures(items));
       const verifyAll = (items: readonly PendingSignature[]): Promise<boolean[]> => batches.verify(items);
       const mempool = new Mempool(ledger, verifyAll, { maxBytes: options.mempoolMaxBytes, minFeePerByte: options.minFeePerByte });
-      const node = new CasNode(options, genesis, ledger, mempool, store, pool, key, log, now);
+      const witness = await WitnessChain.open(store, { chainId: genesis.chainId, finalized: finalizedBlocks(ledger) });
+      const node = new CasNode(options, genesis, ledger, mempool, witness, store, pool, key, log, now);
       log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
       try {
         await node.listen();
@@ -106,6 +111,16 @@ export class CasNode extends EventEmitter {
     let k = 0;
     return verdicts.map((v) => v || fresh[k++]!);
   };
+
+  /** The time a witness is checked against: the newest final block's, never the wall clock (witnessRules). */
+  get finalTime(): bigint {
+    return this.ledger.tip.header.timestamp;
+  }
+
+  /** The wall clock in ms (for templates handed to miners). */
+  wallClock(): bigint {
+    return this.now();
+  }
 
   /** Admits a transaction to the mempool; resolves to its id. */
   submit(tx: Transaction): Promise<Uint8Array> {
@@ -158,4 +173,28 @@ export class CasNode extends EventEmitter {
     await this.store.close();
     this.log.info("node stopped");
   }
+}
+
+/**
+ * The committed chain as the witness chain reads it. Every committed block is
+ * final: a solo validator commits alone, and BFT commits are final by
+ * construction, so a block at or below the tip is final.
+ */
+function finalizedBlocks(ledger: Ledger): FinalizedSource {
+  return {
+    async segmentRoot(from, to) {
+      if (from < 0n || to < from || to > ledger.tip.height) return undefined;
+      const hashes: Uint8Array[] = [];
+      for (let h = from; h <= to; h++) {
+        const hash = await ledger.hashAt(h);
+        if (hash === undefined) return undefined;
+        hashes.push(hash);
+      }
+      return segmentRootOf(hashes);
+    },
+    async blockTime(height) {
+      if (height < 0n || height > ledger.tip.height) return undefined;
+      return (await ledger.ledgerHeaderAt(height))?.timestamp;
+    },
+  };
 }

@@ -18,6 +18,11 @@ import {
 import { CasNode } from "../../src/node/node.js";
 import { NODE_DEFAULTS } from "../../src/node/options.js";
 import { initDevnet } from "../../src/cli/commands/node.js";
+import { writeKeyFile } from "../../src/crypto/keyFile.js";
+import { decodeWitness, encodeWitness, witnessHash } from "../../src/primitives/witness.js";
+import { meetsTarget } from "../../src/crypto/pow.js";
+import { mineCommand } from "../../src/cli/commands/mine.js";
+import { Command } from "commander";
 import { hex, flipped } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cas-api-"));
@@ -127,6 +132,10 @@ t.test("bad input: a 4xx with a code, and the node keeps running", async (t) => 
     ["a proof of an unknown tx", () => get(`/proof/tx/${"11".repeat(32)}`), 404, "API_NOT_FOUND"],
     ["a bad currency", () => get(`/proof/balance/${addr(keyAddress(generateKeyPair().publicKey))}?currency=xyz`), 400, "HASH_BAD_BYTES"],
     ["an unknown route", () => get("/nothing"), 404, "API_NOT_FOUND"],
+    ["a template without a miner", () => get("/witness/template"), 400, "ADDRESS_BAD_CHECKSUM"],
+    ["a witness height that is not a number", () => get("/witness/abc"), 400, "API_BAD_PARAM"],
+    ["a witness that was never mined", () => get("/witness/99999"), 404, "API_NOT_FOUND"],
+    ["a witness of garbage", () => post("/witness", JSON.stringify({ hex: "00" })), 400, "CODEC_UNKNOWN_TAG"],
   ];
   for (const [what, run, status, code] of cases) {
     const r = await run();
@@ -137,4 +146,40 @@ t.test("bad input: a 4xx with a code, and the node keeps running", async (t) => 
   const before = Number((await get("/status")).body.height);
   await waitFor(async () => Number((await get("/status")).body.height) > before + 1);
   t.pass("blocks keep coming after the bad requests");
+});
+
+t.test("witness mining against the node: cas mine finds witnesses the node accepts and serves", async (t) => {
+  // The first segment (blocks 0..9) is final once the tip reaches 9.
+  await waitFor(async () => Number((await get("/status")).body.height) >= 25);
+  const miner = generateKeyPair();
+  const keyFile = join(dir, "miner.json");
+  await writeKeyFile(keyFile, miner.secretKey, process.env.CAS_PASSPHRASE ?? "", { n: 1024 });
+  const template = await get(`/witness/template?miner=${addr(keyAddress(miner.publicKey))}`);
+  t.equal(template.status, 200, "a template is served");
+  t.equal(typeof template.body.hex, "string", "for the first final segment");
+  let out = "";
+  const program = new Command("cas").exitOverride();
+  mineCommand(program, { write: (text: string) => { out += text; } });
+  await program.parseAsync(["mine", "--key", keyFile, "--api", node.apiUrl.replace("http://", ""), "--workers", "1", "--blocks", "2", "--json"], { from: "user" });
+  const found = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "found");
+  t.equal(found.length, 2, "two witnesses found");
+  t.ok(found.every((l) => l.accepted === true), "and accepted by the node");
+  const tip = await get("/witness/tip");
+  t.equal(tip.body.height, "1", "the witness tip is at height 1");
+  const first = await get("/witness/0");
+  const header = first.body.header as { miner: string; fromHeight: string; toHeight: string };
+  t.same([header.fromHeight, header.toHeight], ["0", "9"], "witness 0 covers blocks 0..9");
+  t.equal(header.miner, addr(keyAddress(miner.publicKey)), "paying the miner's address");
+  const status = await get("/status");
+  t.same(status.body.witness, { height: "1", hash: tip.body.hash }, "/status names the witness tip");
+  // The witness the node serves meets its own target.
+  const again = await get(`/witness/template?miner=${addr(keyAddress(miner.publicKey))}`);
+  const next = decodeWitness(Buffer.from(again.body.hex as string, "hex"));
+  t.equal(hex(next.previousWitness), tip.body.hash, "the next template builds on the tip");
+  // A nonce that misses the target: the node refuses the witness as unmined.
+  let nonce = 0n;
+  while (meetsTarget(witnessHash({ ...next, nonce }), next.target)) nonce++;
+  const unmined = await post("/witness", JSON.stringify({ hex: hex(encodeWitness({ ...next, nonce })) }));
+  t.same([unmined.status, unmined.body.code], [422, "WITNESS_BAD_POW"], "a witness whose hash misses its target: 422 WITNESS_BAD_POW");
+  t.equal((await get("/witness/tip")).body.height, "1", "and the tip did not move");
 });
