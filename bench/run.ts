@@ -4,6 +4,7 @@
 
 import { runCore } from "./core.js";
 import { runLedger } from "./ledger.js";
+import { runConsensus } from "./consensus.js";
 
 /** A benchmark suite: what it measures and how to run it. */
 export interface Suite {
@@ -20,6 +21,10 @@ export const SUITES: Readonly<Record<string, Suite>> = {
   ledger: {
     description: "signature verification, end-to-end single-node transfers, connecting a 10,000-transfer block",
     run: runLedger,
+  },
+  consensus: {
+    description: "BFT rounds in process (4 and 21 validators): blocks/s, proposal-to-commit p50/p99; witness mining H/s",
+    run: runConsensus,
   },
 };
 
