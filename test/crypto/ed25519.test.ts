@@ -14,6 +14,7 @@ import {
   keyCacheSize,
   publicKeyOf,
   sign,
+  signNoble,
   verify,
   verifyNative,
   verifyNoble,
@@ -74,7 +75,8 @@ t.test("RFC 8032 §7.1 test vectors", async (t) => {
     const sig = unhex(v.signature);
     t.equal(hex(publicKeyOf(sk)), v.publicKey, `${v.name}: public key of the secret key`);
     t.equal(hex(generateKeyPair(sk).publicKey), v.publicKey, `${v.name}: generateKeyPair from the seed`);
-    t.equal(hex(sign(msg, sk)), v.signature, `${v.name}: signature`);
+    t.equal(hex(sign(msg, sk)), v.signature, `${v.name}: signature (node:crypto)`);
+    t.equal(hex(signNoble(msg, sk)), v.signature, `${v.name}: signature (noble)`);
     t.same(verdicts(sig, msg, pk), { native: true, noble: true, facade: true }, `${v.name}: verifies on both paths`);
     const badMsg = msg.length === 0 ? new Uint8Array([0]) : flipped(msg, msg.length - 1, 0x01);
     t.same(verdicts(sig, badMsg, pk), { native: false, noble: false, facade: false }, `${v.name}: a changed message fails on both paths`);
@@ -297,4 +299,15 @@ t.test("key generation", async (t) => {
   const sig = sign(new Uint8Array(0), a.secretKey);
   t.equal(sig.length, 64, "signatures are 64 bytes");
   t.equal(verify(sig, new Uint8Array(0), b.publicKey), false, "another key's signature fails");
+});
+
+t.test("signing: node:crypto and noble give the same bytes; a seed array refilled with another seed signs with the new one", async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), (seed, msg) => hex(sign(msg, seed)) === hex(signNoble(msg, seed))), { numRuns: 200 });
+  const seed = new Uint8Array(32).fill(1);
+  const msg = new Uint8Array([1, 2, 3]);
+  const first = sign(msg, seed);
+  seed.fill(2);
+  t.equal(hex(sign(msg, seed)), hex(signNoble(msg, seed)), "the cached key of the old seed is not used");
+  t.not(hex(sign(msg, seed)), hex(first), "and the signature changed with the seed");
+  t.ok(verify(sign(msg, seed), msg, publicKeyOf(seed)), "it verifies under the new seed's key");
 });
