@@ -29,7 +29,7 @@
 // in advance.
 
 import { CasError } from "../errors.js";
-import { bytesKey, checkBytes, compareBytes } from "../crypto/bytes.js";
+import { bytesKey, checkBytes, compareBytes, equalBytes } from "../crypto/bytes.js";
 import { verify as ed25519Verify } from "../crypto/ed25519.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT, Writer } from "../primitives/codec.js";
@@ -189,7 +189,7 @@ function evidenceError(field: string, message: string): CasError {
 }
 
 function sameHash(x: Uint8Array | null, y: Uint8Array | null): boolean {
-  return x === null || y === null ? x === y : compareBytes(x, y) === 0;
+  return x === null || y === null ? x === y : equalBytes(x, y);
 }
 
 /**

@@ -22,7 +22,7 @@ import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
 import { meetsTarget, targetFromBigInt } from "../crypto/pow.js";
 import { CasError } from "../errors.js";
 import { LedgerErrorCode } from "../ledger/errors.js";
-import { WITNESS_PAID_CURSOR_KEY, WITNESS_PREFIX, heightBytes, prefixRange, witnessKey, witnessPaidKey } from "../ledger/layout.js";
+import { WITNESS_PAID_CURSOR_KEY, WITNESS_PREFIX, heightBytes, heightFromBytes, prefixRange, witnessKey, witnessPaidKey } from "../ledger/layout.js";
 import type { BatchOp, Store } from "../ledger/store.js";
 import { WITNESS_VERSION, decodeWitness, encodeWitness, targetToBigInt, witnessHash, type WitnessHeader } from "../primitives/witness.js";
 import { WitnessErrorCode, witnessError } from "./witnessErrors.js";
@@ -104,10 +104,6 @@ function encodeSettlePoint(p: SettlePoint): Uint8Array {
   return out;
 }
 
-function readU64BE(bytes: Uint8Array): bigint {
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false);
-}
-
 /** The witness chain of one node. Create with `WitnessChain.open`. */
 export class WitnessChain implements WitnessView {
   readonly params: WitnessParams;
@@ -145,7 +141,7 @@ export class WitnessChain implements WitnessView {
       }
       const hash = witnessHash(header);
       if (!equalBytes(hash, k.subarray(1))) throw corrupt(`witness stored under ${toHex(k.subarray(1))} hashes to ${toHex(hash)}`);
-      rows.push({ hash, header, segmentEnd: readU64BE(v) });
+      rows.push({ hash, header, segmentEnd: heightFromBytes(v) });
     }
     // Parents first: a parent covers an earlier segment.
     rows.sort((a, b) => (a.header.fromHeight < b.header.fromHeight ? -1 : a.header.fromHeight > b.header.fromHeight ? 1 : 0));
@@ -162,7 +158,7 @@ export class WitnessChain implements WitnessView {
     const cursor = await this.store.get(WITNESS_PAID_CURSOR_KEY);
     if (cursor !== undefined) {
       if (cursor.length !== 40) throw corrupt("the paid cursor has the wrong size");
-      this.cursor = { height: readU64BE(cursor), hash: cursor.slice(8) };
+      this.cursor = { height: heightFromBytes(cursor), hash: cursor.slice(8) };
     }
     for await (const [k] of this.store.range(prefixRange(WITNESS_PREFIX.witnessPaid))) this.paid.add(bytesKey(k.subarray(1)));
   }

@@ -45,7 +45,7 @@
 //   uncle's miner gets uncleReward · witnessReward.
 
 import { addressBytes, type Address } from "../crypto/address.js";
-import { bytesKey, checkBytes, equalBytes } from "../crypto/bytes.js";
+import { bytesKey, checkBytes, equalBytes, isZeroBytes } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { meetsTarget } from "../crypto/pow.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
@@ -268,18 +268,12 @@ export interface WitnessContext {
   readonly now: bigint;
 }
 
-const ZERO32 = new Uint8Array(32);
-
-function isZero(bytes: Uint8Array): boolean {
-  return equalBytes(bytes, ZERO32);
-}
-
 /** `w` and its ancestors, newest first, at most `limit` of them. */
 export function* branch(view: WitnessView, w: KnownWitness | undefined, limit = Infinity): Generator<KnownWitness> {
   let cur = w;
   for (let n = 0; cur !== undefined && n < limit; n++) {
     yield cur;
-    cur = isZero(cur.header.previousWitness) ? undefined : view.witness(cur.header.previousWitness);
+    cur = isZeroBytes(cur.header.previousWitness) ? undefined : view.witness(cur.header.previousWitness);
   }
 }
 
@@ -352,7 +346,7 @@ export function uncleProblem(u: KnownWitness, scope: UncleScope, p: WitnessParam
     return { code: WitnessErrorCode.BAD_UNCLE, message: "is an ancestor, not an uncle" };
   }
   // "The same segment": it must branch off this chain right below its height.
-  const parentOk = u.height === 0n ? isZero(u.header.previousWitness)
+  const parentOk = u.height === 0n ? isZeroBytes(u.header.previousWitness)
     : scope.ancestors.get(u.height - 1n) !== undefined && equalBytes(scope.ancestors.get(u.height - 1n)!.hash, u.header.previousWitness);
   if (!parentOk) return { code: WitnessErrorCode.BAD_UNCLE, message: "does not branch off this chain (its parent is not an ancestor)" };
   if (scope.referenced.has(bytesKey(u.hash))) {
@@ -397,7 +391,7 @@ export function validateWitness(h: WitnessHeader, ctx: WitnessContext): KnownWit
 
   // "A witness extends a known witness, or is the first (previous all zero)."
   let parent: KnownWitness | undefined;
-  if (!isZero(h.previousWitness)) {
+  if (!isZeroBytes(h.previousWitness)) {
     parent = view.witness(h.previousWitness);
     if (parent === undefined) throw witnessError(WitnessErrorCode.UNKNOWN_PARENT, "witness.previousWitness", "is not a known witness");
   }

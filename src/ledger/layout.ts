@@ -59,6 +59,11 @@ export function heightBytes(height: bigint): Uint8Array {
   return b;
 }
 
+/** The u64 big-endian at the start of `bytes` (a height written by heightBytes). */
+export function heightFromBytes(bytes: Uint8Array): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false);
+}
+
 export const TIP_KEY = key(PREFIX.meta, enc.encode("tip"));
 export const GENESIS_KEY = key(PREFIX.meta, enc.encode("genesis"));
 

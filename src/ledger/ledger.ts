@@ -18,7 +18,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, type Address } from "../crypto/address.js";
-import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { Reader, Writer } from "../primitives/codec.js";
 import {
@@ -36,7 +36,7 @@ import { badSignature, validateTxInputs, validateTxStructure, type Coin, type Co
 import type { BatchOp, Store } from "./store.js";
 import {
   GENESIS_KEY, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
-  heightBytes, prefixRange, txIndexKey, undoKey, PREFIX,
+  heightBytes, heightFromBytes, prefixRange, txIndexKey, undoKey, PREFIX,
 } from "./layout.js";
 
 const ZERO32 = new Uint8Array(32);
@@ -91,7 +91,7 @@ interface BlockEffects {
 /** A coin's encoding: height u64 LE ‖ output (codec.ts rules), written directly (tens of thousands per block). */
 export function encodeCoin(c: Coin): Uint8Array {
   const o = c.output;
-  const cas = o.currency.every((b) => b === 0);
+  const cas = isZeroBytes(o.currency);
   const out = new Uint8Array(8 + 21 + (cas ? 1 : 33) + 19); // height, address, currency, amount (at most 19 bytes)
   let h = c.height;
   for (let i = 0; i < 8; i++, h >>= 8n) out[i] = Number(h & 0xffn);
@@ -197,7 +197,7 @@ export class Ledger implements CoinView {
     }
     const tipBytes = await store.get(TIP_KEY);
     if (tipBytes === undefined) throw corrupt("the tip is missing");
-    const height = new DataView(tipBytes.buffer, tipBytes.byteOffset).getBigUint64(0, false);
+    const height = heightFromBytes(tipBytes);
     const hash = tipBytes.slice(8, 40);
     const block = await loadBlock(store, hash);
     const lhBytes = await store.get(ledgerHeaderKey(height));
@@ -462,7 +462,7 @@ export class Ledger implements CoinView {
     }
     const paid = reward.outputs.reduce((s, o) => s + o.amount, 0n);
     const ok = reward.chainId === this.params.chainId && reward.inputs.length === 0 && reward.fee === 0n && reward.signatures.length === 0
-      && reward.outputs.every((o) => o.currency.every((b) => b === 0)) && paid === due && equalBytes(reward.payload, u64le(height));
+      && reward.outputs.every((o) => isZeroBytes(o.currency)) && paid === due && equalBytes(reward.payload, u64le(height));
     if (!ok) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `the reward pays ${due} CAS in outputs only, with the height as payload`);
   }
 

@@ -37,7 +37,7 @@
 import { hash as nodeHash } from "node:crypto";
 import { CasError } from "../errors.js";
 import { defaultHasher, type Hasher, type HashBackend } from "../crypto/hash.js";
-import { equalBytes } from "../crypto/bytes.js";
+import { equalBytes, isZeroBytes } from "../crypto/bytes.js";
 import { LedgerErrorCode } from "./errors.js";
 
 /** Bytes of a state key (SHA-256 output). */
@@ -112,11 +112,6 @@ function popcount(bitmap: Uint8Array): number {
   let n = 0;
   for (let b of bitmap) for (; b !== 0; b &= b - 1) n++;
   return n;
-}
-
-function isZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false;
-  return true;
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -947,7 +942,7 @@ function checkProof(proof: unknown, field: string): StateProof {
   const set = popcount(bitmap);
   if (siblings.length !== set) throw badProof(`${field}.siblings`, `the bitmap has ${set} bits set, so expected ${set} siblings, got ${siblings.length}`);
   siblings.forEach((s, i) => {
-    if (isZero(checkHash32(s, `${field}.siblings[${i}]`))) throw badProof(`${field}.siblings[${i}]`, "an empty sibling is left out of the proof, not listed as zeros");
+    if (isZeroBytes(checkHash32(s, `${field}.siblings[${i}]`))) throw badProof(`${field}.siblings[${i}]`, "an empty sibling is left out of the proof, not listed as zeros");
   });
   if (p.other !== undefined) {
     if (p.value !== null) throw badProof(`${field}.other`, "a proof of presence has no other leaf");

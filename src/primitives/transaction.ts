@@ -12,7 +12,7 @@
 // change it (no malleability); each signature signs SIGNING_DOMAIN ‖ id.
 
 import { CasError } from "../errors.js";
-import { bytesKey, checkBytes, fromHex, toHex } from "../crypto/bytes.js";
+import { bytesKey, checkBytes, fromHex, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { addressBytes, addressFromBytes, ADDRESS_BYTES, type Address } from "../crypto/address.js";
 import { MAX_AMOUNT, Reader, Writer, overLimit, unknownTag } from "./codec.js";
@@ -138,7 +138,7 @@ export function readOutPoint(r: Reader, field: string): OutPoint {
 }
 
 export function writeCurrency(w: Writer, currency: Uint8Array): void {
-  if (currency.every((b) => b === 0)) w.u8(0);
+  if (isZeroBytes(currency)) w.u8(0);
   else w.u8(1).bytes(currency);
 }
 
@@ -148,7 +148,7 @@ export function readCurrency(r: Reader, field: string): Uint8Array {
   if (tag !== 1) throw unknownTag(field, tag);
   const id = r.bytes(field, 32);
   // CAS has one encoding only: the zero id spelled out is not canonical.
-  if (id.every((b) => b === 0)) throw unknownTag(field, 1);
+  if (isZeroBytes(id)) throw unknownTag(field, 1);
   return id;
 }
 

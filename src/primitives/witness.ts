@@ -31,7 +31,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, addressFromBytes, ADDRESS_BYTES, type Address } from "../crypto/address.js";
-import { checkBytes, fromHex, toHex } from "../crypto/bytes.js";
+import { checkBytes, fromHex, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { POW_MAX_HEADER, type PowRequest } from "../wasm/core.js";
 import { Reader, Writer, overLimit, unknownTag } from "./codec.js";
@@ -92,11 +92,6 @@ function checkU64(value: bigint, field: string): bigint {
   return value;
 }
 
-function isZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false;
-  return true;
-}
-
 /**
  * Writes `h`. Every field is checked first (sizes, ranges, the chain id), so
  * whatever this writes decodes back to the same header.
@@ -113,7 +108,7 @@ export function writeWitness(w: Writer, h: WitnessHeader, field = "witness"): vo
   h.uncles.forEach((u, i) => {
     checkBytes(u, `${field}.uncles[${i}]`, 32);
     // All zero marks an empty slot, so it cannot name an uncle.
-    if (isZero(u)) throw unknownTag(`${field}.uncles[${i}]`, 0);
+    if (isZeroBytes(u)) throw unknownTag(`${field}.uncles[${i}]`, 0);
   });
   const miner = addressBytes(h.miner);
   w.u8(h.version).varBytes(chainId).bytes(h.previousWitness).bytes(h.segmentRoot);
@@ -138,7 +133,7 @@ export function readWitness(r: Reader, field = "witness"): WitnessHeader {
   const uncles: Uint8Array[] = [];
   for (let i = 0; i < MAX_UNCLES; i++) {
     const slot = r.bytes(`${field}.uncles[${i}]`, 32);
-    if (isZero(slot)) continue;
+    if (isZeroBytes(slot)) continue;
     // One encoding per uncle list: a filled slot after an empty one is not canonical.
     if (uncles.length < i) throw unknownTag(`${field}.uncles[${i}]`, slot[0]!);
     uncles.push(slot);

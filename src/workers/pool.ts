@@ -123,9 +123,13 @@ export class WorkerPool {
     // decided here, so every packed item has the fixed layout.
     const sound: number[] = [];
     items.forEach((it, i) => {
-      checkBytes(it.message, `items[${i}].message`);
-      if (checkBytes(it.publicKey, `items[${i}].publicKey`).length === PUBLIC_KEY_BYTES
-        && checkBytes(it.signature, `items[${i}].signature`).length === SIGNATURE_BYTES) sound.push(i);
+      // Field names are built only for the error: this loop runs per signature.
+      if (!(it.message instanceof Uint8Array && it.publicKey instanceof Uint8Array && it.signature instanceof Uint8Array)) {
+        checkBytes(it.message, `items[${i}].message`);
+        checkBytes(it.publicKey, `items[${i}].publicKey`);
+        checkBytes(it.signature, `items[${i}].signature`);
+      }
+      if (it.publicKey.length === PUBLIC_KEY_BYTES && it.signature.length === SIGNATURE_BYTES) sound.push(i);
     });
     const parts = this.size < 2 || sound.length < SPLIT_SIGNATURES ? 1 : this.size;
     const per = Math.ceil(sound.length / parts);

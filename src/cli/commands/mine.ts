@@ -18,7 +18,7 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { addressBytes, encodeAddress, keyAddress, type Address, type Network } from "../../crypto/address.js";
-import { fromHex, toHex } from "../../crypto/bytes.js";
+import { equalBytes, fromHex, toHex } from "../../crypto/bytes.js";
 import { generateKeyPair } from "../../crypto/ed25519.js";
 import { readKeyFile } from "../../crypto/keyFile.js";
 import { decodeWitness, encodeWitness, type WitnessHeader } from "../../primitives/witness.js";
@@ -42,10 +42,6 @@ export interface SubmitResponse {
   readonly status: "tip" | "fork" | "known";
 }
 
-function sameAddress(a: Address, b: Address): boolean {
-  return toHex(addressBytes(a)) === toHex(addressBytes(b));
-}
-
 /** A MinerSource over a node's HTTP API (the routes in this file's header). */
 export class ApiWitnessSource implements MinerSource {
   constructor(private readonly base: string, private readonly miner: Address, private readonly network: Network) {}
@@ -56,7 +52,7 @@ export class ApiWitnessSource implements MinerSource {
     if (r.hex === null || r.hex === undefined) return undefined;
     const header = decodeWitness(fromHex(r.hex, "template.hex"), "template");
     // Never mine for someone else, whatever the node answers.
-    if (!sameAddress(header.miner, this.miner)) {
+    if (!equalBytes(addressBytes(header.miner), addressBytes(this.miner))) {
       throw witnessError(WitnessErrorCode.WRONG_MINER, "template.miner", `the node gave a template paying ${encodeAddress(header.miner, this.network)}, not ${address}`);
     }
     return header;
