@@ -16,7 +16,7 @@ import { CAS, TX_VERSION, TxKind, signingMessage, txId, type Transaction } from 
 import { blockHash } from "../src/primitives/block.js";
 import { signTransaction } from "../src/chain/wallet.js";
 import { assembleBlock } from "../src/chain/producer.js";
-import { genesisBlock, devnetGenesis } from "../src/chain/genesis.js";
+import { genesisBlock, devnetGenesis, ledgerParams } from "../src/chain/genesis.js";
 import { RocksStore } from "../src/ledger/store.js";
 import { Ledger, type SignatureVerifier } from "../src/ledger/ledger.js";
 import { Mempool } from "../src/mempool/mempool.js";
@@ -112,7 +112,7 @@ async function fundedLedger(keys: KeyPair[], coinsPerKey: number): Promise<{ led
   const t0 = 1_800_000_000_000n;
   const genesis = devnetGenesis({ chainId, timestamp: t0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const store = await RocksStore.open(join(dir, "db"));
-  const ledger = await Ledger.open(store, genesisBlock(genesis), { chainId, blockReward: 0n });
+  const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams({ ...genesis, consensus: { ...genesis.consensus, blockReward: 0n } }));
   const verify: SignatureVerifier = async (items) => items.map((i) => verifyNative(i.signature, i.message, i.publicKey));
   const gtx = genesisBlock(genesis).txs[0]!;
   // Fan out from the sale allocation: one fan-out transaction per 50 keys (outputs per tx stay under the limit).

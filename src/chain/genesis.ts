@@ -3,11 +3,17 @@
 // one genesis transaction whose outputs are the allocations).
 //
 // The default devnet genesis allocates 2,000,000,000 CAS: half to the
-// committee reserve, half to the genesis sale allocation.
+// committee reserve, half to the genesis sale allocation. Its validator bonds
+// the POS minimum at genesis (on top of the allocations), so that it is a
+// candidate at every election and the one-node devnet keeps its validator.
+//
+// `consensus` (src/consensus/params.ts) and `witness`
+// (src/consensus/witnessRules.ts) hold the protocol parameters; a key left
+// out takes its default, and `cas init` writes every key.
 
 import { readFileSync } from "node:fs";
 import { CasError } from "../errors.js";
-import { addressBytes, decodeAddress, encodeAddress, type Address, type Network } from "../crypto/address.js";
+import { addressBytes, decodeAddress, encodeAddress, keyAddress, type Address, type Network } from "../crypto/address.js";
 import { fromHex, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { BLOCK_VERSION, NO_COMMIT, type Block } from "../primitives/block.js";
@@ -16,6 +22,10 @@ import { MAX_AMOUNT } from "../primitives/codec.js";
 import { StateTree, stateKey } from "../ledger/stateTree.js";
 import { jsonChecks } from "../primitives/json.js";
 import { ChainErrorCode } from "./errors.js";
+import { CONSENSUS_DEFAULTS, consensusParamsToJSON, parseConsensusParams, type ConsensusParams } from "../consensus/params.js";
+import { DEFAULT_WITNESS_PARAMS, checkWitnessParams, type WitnessParams } from "../consensus/witnessRules.js";
+import { BONDED_CURRENCY } from "../consensus/dposState.js";
+import type { LedgerParams } from "../ledger/ledger.js";
 
 /** CAS has 8 decimals: one CAS is 10^8 base units. */
 export const CAS_UNIT = 100_000_000n;
@@ -33,6 +43,8 @@ export interface GenesisAllocation {
 export interface GenesisValidator {
   readonly publicKey: Uint8Array;
   readonly name: string;
+  /** CAS base units bonded at genesis (0: none; the validator then weighs 1 until an election). */
+  readonly stake: bigint;
 }
 
 export interface Genesis {
@@ -40,8 +52,10 @@ export interface Genesis {
   readonly network: Network;
   /** Milliseconds since the Unix epoch: block 0's timestamp. */
   readonly timestamp: bigint;
-  /** CAS base units minted for the proposer of each block. */
-  readonly blockReward: bigint;
+  /** Delegated proof of stake: POS minimum, epochs, delegates, the block reward and its split, punishments. */
+  readonly consensus: ConsensusParams;
+  /** The proof-of-work witness chain. */
+  readonly witness: WitnessParams;
   readonly allocations: readonly GenesisAllocation[];
   readonly validators: readonly GenesisValidator[];
 }
@@ -58,7 +72,9 @@ export function genesisFromJSON(doc: unknown, path = "genesis"): Genesis {
   if (networkText !== "main" && networkText !== "test") throw bad(`${path}.network`, `expected "main" or "test", got ${JSON.stringify(networkText)}`);
   const network: Network = networkText;
   const timestamp = inGenesis(`${path}.timestamp`, () => decimal(o.timestamp, `${path}.timestamp`, 0n, (1n << 63n) - 1n));
-  const blockReward = inGenesis(`${path}.blockReward`, () => decimal(o.blockReward ?? "0", `${path}.blockReward`));
+  if (o.blockReward !== undefined) throw bad(`${path}.blockReward`, "the block reward is a consensus parameter: genesis.consensus.blockReward");
+  const consensus = keepField(() => parseConsensusParams(o.consensus, `${path}.consensus`));
+  const witness = keepField(() => witnessParamsFromJSON(o.witness, `${path}.witness`));
   let total = 0n;
   const allocations = json.array(o.allocations, `${path}.allocations`).map((v, i) => {
     const f = `${path}.allocations[${i}]`;
@@ -80,10 +96,72 @@ export function genesisFromJSON(doc: unknown, path = "genesis"): Genesis {
     return {
       publicKey: inGenesis(`${f}.publicKey`, () => fromHex(json.string(x.publicKey, `${f}.publicKey`), `${f}.publicKey`, 32)),
       name: x.name === undefined ? "" : json.string(x.name, `${f}.name`),
+      stake: inGenesis(`${f}.stake`, () => decimal(x.stake ?? "0", `${f}.stake`)),
     };
   });
   if (validators.length === 0) throw bad(`${path}.validators`, "expected at least one validator");
-  return { chainId, network, timestamp, blockReward, allocations, validators };
+  const keys = new Set(validators.map((v) => toHex(v.publicKey)));
+  if (keys.size !== validators.length) throw bad(`${path}.validators`, "a public key appears twice");
+  const staked = validators.reduce((n, v) => n + v.stake, 0n);
+  if (total + staked > MAX_AMOUNT) throw bad(`${path}.validators`, "allocations and genesis stakes sum to 2^128 or more");
+  return { chainId, network, timestamp, consensus, witness, allocations, validators };
+}
+
+/** Runs `parse`, restating its CasError as GENESIS_MALFORMED on the same field. */
+function keepField<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof CasError && e.code !== ChainErrorCode.GENESIS_MALFORMED) throw bad(e.field ?? "genesis", e.message.replace(/^[^:]*: /, ""));
+    throw e;
+  }
+}
+
+/** A non-negative integer as a decimal string of up to 78 digits (a 256-bit target). */
+function bigDecimal(value: unknown, field: string): bigint {
+  const s = json.string(value, field);
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(s)) throw bad(field, `expected a decimal integer string, got ${JSON.stringify(s.slice(0, 80))}`);
+  return BigInt(s);
+}
+
+/** The witness parameters of a genesis file: decimal strings, fractions as {numerator, denominator}; a missing key takes its default. */
+function witnessParamsFromJSON(doc: unknown, path: string): WitnessParams {
+  if (doc === undefined) return DEFAULT_WITNESS_PARAMS;
+  const o = json.object(doc, path);
+  const known = Object.keys(DEFAULT_WITNESS_PARAMS);
+  const unknown = Object.keys(o).filter((k) => !known.includes(k)).sort();
+  if (unknown.length > 0) throw bad(`${path}.${unknown[0]!}`, `unknown witness parameter (known: ${known.join(", ")})`);
+  const out: Record<string, unknown> = { ...DEFAULT_WITNESS_PARAMS };
+  for (const k of known) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const f = `${path}.${k}`;
+    if (k === "uncleReward" || k === "nephewReward") {
+      const x = json.object(v, f);
+      out[k] = { numerator: bigDecimal(x.numerator, `${f}.numerator`), denominator: bigDecimal(x.denominator, `${f}.denominator`) };
+    } else {
+      out[k] = bigDecimal(v, f);
+    }
+  }
+  try {
+    return checkWitnessParams(out as unknown as WitnessParams);
+  } catch (e) {
+    const field = e instanceof CasError && e.field !== undefined ? `${path}.${e.field.replace(/^params\./, "")}` : path;
+    throw bad(field, e instanceof Error ? e.message.replace(/^[^:]*: /, "") : String(e));
+  }
+}
+
+function witnessParamsToJSON(p: WitnessParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) {
+    out[k] = typeof v === "bigint" ? v.toString() : { numerator: (v as { numerator: bigint }).numerator.toString(), denominator: (v as { denominator: bigint }).denominator.toString() };
+  }
+  return out;
+}
+
+/** What the ledger needs of a genesis. */
+export function ledgerParams(g: Genesis): LedgerParams {
+  return { chainId: g.chainId, consensus: g.consensus, validators: g.validators.map((v) => ({ publicKey: v.publicKey, stake: v.stake })) };
 }
 
 /** The JSON form of a genesis (what `cas init` writes). */
@@ -92,14 +170,15 @@ export function genesisToJSON(g: Genesis): Record<string, unknown> {
     chainId: g.chainId,
     network: g.network,
     timestamp: g.timestamp.toString(),
-    blockReward: g.blockReward.toString(),
+    consensus: consensusParamsToJSON(g.consensus),
+    witness: witnessParamsToJSON(g.witness),
     allocations: g.allocations.map((a) => ({
       address: encodeAddress(a.address, g.network),
       ...(a.currency.every((b) => b === 0) ? {} : { currency: toHex(a.currency) }),
       amount: a.amount.toString(),
       label: a.label,
     })),
-    validators: g.validators.map((v) => ({ publicKey: toHex(v.publicKey), name: v.name })),
+    validators: g.validators.map((v) => ({ publicKey: toHex(v.publicKey), name: v.name, stake: v.stake.toString() })),
   };
 }
 
@@ -139,6 +218,10 @@ export function genesisBlock(g: Genesis): Block {
     const k = toHex(key);
     sums.set(k, [key, (sums.get(k)?.[1] ?? 0n) + a.amount]);
   }
+  // Genesis stakes are bonded balances (dposState.ts), part of the state root from block 0.
+  for (const v of g.validators) {
+    if (v.stake > 0n) sums.set(`stake ${toHex(v.publicKey)}`, [stateKey(addressBytes(keyAddress(v.publicKey)), BONDED_CURRENCY), v.stake]);
+  }
   const stateRoot = tree.update([...sums.values()]);
   return {
     header: {
@@ -156,11 +239,12 @@ export function devnetGenesis(options: { chainId: string; timestamp: bigint; val
     chainId: options.chainId,
     network: "test",
     timestamp: options.timestamp,
-    blockReward: 0n,
+    consensus: CONSENSUS_DEFAULTS,
+    witness: DEFAULT_WITNESS_PARAMS,
     allocations: [
       { address: options.reserve, currency: CAS, amount: DEVNET_SUPPLY / 2n, label: "committee reserve" },
       { address: options.sale, currency: CAS, amount: DEVNET_SUPPLY / 2n, label: "genesis sale" },
     ],
-    validators: [{ publicKey: options.validator, name: "validator-0" }],
+    validators: [{ publicKey: options.validator, name: "validator-0", stake: CONSENSUS_DEFAULTS.posMinimum }],
   };
 }

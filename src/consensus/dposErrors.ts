@@ -1,7 +1,9 @@
 // Error codes of the delegated-proof-of-stake rules: the consensus parameters
 // of the genesis file, the election, the reward split and the discipline
-// state. These inputs come from the genesis file and the node's own ledger,
-// never straight from a peer, so the codes carry no peer penalty of their own.
+// state, and the staking rules of the ledger (dposState.ts). The pure rules'
+// inputs come from the genesis file and the node's own ledger, so those codes
+// carry no peer penalty of their own; a block or transaction that breaks a
+// staking rule is thrown with the peer penalty of any invalid transaction.
 // The BFT codes are in ./errors.ts and the witness chain's in
 // ./witnessErrors.ts; the BFT and DPoS enums share the CONSENSUS_ prefix and
 // no code.
@@ -25,4 +27,16 @@ export enum DposErrorCode {
   BAD_HEIGHT = "CONSENSUS_BAD_HEIGHT",
   /** Discipline state bytes decode but are not the canonical form of a reachable state (keys out of order, an empty record, a counter past its limit). */
   BAD_STATE = "CONSENSUS_BAD_STATE",
+  /** An unstake asks for more than the key has bonded. */
+  STAKE_INSUFFICIENT = "CONSENSUS_STAKE_INSUFFICIENT",
+  /** An unstake while the key already has the most unbonding entries a key may have pending. */
+  UNBONDING_LIMIT = "CONSENSUS_UNBONDING_LIMIT",
+  /** A delegate vote by a key with no bonded stake (it would weigh nothing). */
+  VOTE_WITHOUT_STAKE = "CONSENSUS_VOTE_WITHOUT_STAKE",
+  /** Evidence of a height with no decided set yet, or older than the unbonding period. */
+  EVIDENCE_HEIGHT = "CONSENSUS_EVIDENCE_HEIGHT",
+  /** Evidence against a key that was slashed already. */
+  EVIDENCE_DUPLICATE = "CONSENSUS_EVIDENCE_DUPLICATE",
+  /** A prevote recorded in a reward payload is not a prevote of the parent's committing round. */
+  BAD_PREVOTE = "CONSENSUS_BAD_PREVOTE",
 }

@@ -155,12 +155,18 @@ export class WitnessChain implements WitnessView {
       const chainWork = (parent?.chainWork ?? 0n) + workOf(targetToBigInt(r.header.target));
       this.insert({ hash: r.hash, header: r.header, height, segmentEnd: r.segmentEnd, chainWork });
     }
+    await this.reloadPaid();
+  }
+
+  /** Reads the paid cursor and the paid witnesses from the store (at open, and after the ledger takes back a block that settled some). */
+  async reloadPaid(): Promise<void> {
     const cursor = await this.store.get(WITNESS_PAID_CURSOR_KEY);
-    if (cursor !== undefined) {
-      if (cursor.length !== 40) throw corrupt("the paid cursor has the wrong size");
-      this.cursor = { height: heightFromBytes(cursor), hash: cursor.slice(8) };
-    }
-    for await (const [k] of this.store.range(prefixRange(WITNESS_PREFIX.witnessPaid))) this.paid.add(bytesKey(k.subarray(1)));
+    if (cursor !== undefined && cursor.length !== 40) throw corrupt("the paid cursor has the wrong size");
+    const paid: string[] = [];
+    for await (const [k] of this.store.range(prefixRange(WITNESS_PREFIX.witnessPaid))) paid.push(bytesKey(k.subarray(1)));
+    this.cursor = cursor === undefined ? undefined : { height: heightFromBytes(cursor), hash: cursor.slice(8) };
+    this.paid.clear();
+    for (const k of paid) this.paid.add(k);
   }
 
   /** Runs `task` after every change queued before it. */

@@ -9,6 +9,8 @@ export enum LedgerErrorCode {
   STORE_FAILED = "STORE_FAILED",
   /** The data folder's contents contradict themselves (a missing block, balances that do not give the tip's state root). */
   STORE_CORRUPT = "STORE_CORRUPT",
+  /** The data folder was written by a version of cas with another store layout (layout.ts STORE_FORMAT). */
+  STORE_FORMAT = "STORE_FORMAT",
   /** The data folder holds another chain than the genesis given. */
   WRONG_GENESIS = "LEDGER_WRONG_GENESIS",
   /** A state-tree key is not a 32-byte Uint8Array. */

@@ -112,3 +112,28 @@ export const WITNESS_PREFIX = {
 export const WITNESS_PAID_CURSOR_KEY = key(WITNESS_PREFIX.witnessMeta, enc.encode("paid"));
 export const witnessKey = (hash: Uint8Array): Uint8Array => key(WITNESS_PREFIX.witness, hash);
 export const witnessPaidKey = (hash: Uint8Array): Uint8Array => key(WITNESS_PREFIX.witnessPaid, hash);
+
+// ----------------------------------------------------------- staking state
+// Delegated proof of stake (src/consensus/dposState.ts), written in the
+// block's own batch; the block's undo data holds the values they replace.
+//
+// | prefix | key                   | value                                                  |
+// | ------ | --------------------- | ------------------------------------------------------ |
+// | 0x01   | "format"              | store format u32 LE (STORE_FORMAT)                     |
+// | 0x10   | public key 32         | staker: bonded, unbonding entries, standing vote       |
+// | 0x11   | "dpos"                | last block applied ‖ discipline state                  |
+// | 0x12   | height u64 BE         | the validator set deciding blocks from that height on  |
+
+/** The layout version this code writes; a data folder of another version is refused at open. */
+export const STORE_FORMAT = 2;
+
+export const STAKE_PREFIX = {
+  staker: 0x10,
+  dposMeta: 0x11,
+  validatorSet: 0x12,
+} as const;
+
+export const FORMAT_KEY = key(PREFIX.meta, enc.encode("format"));
+export const DPOS_META_KEY = key(STAKE_PREFIX.dposMeta, enc.encode("dpos"));
+export const stakerKey = (publicKey: Uint8Array): Uint8Array => key(STAKE_PREFIX.staker, publicKey);
+export const validatorSetKey = (height: bigint): Uint8Array => key(STAKE_PREFIX.validatorSet, heightBytes(height));

@@ -7,35 +7,49 @@
 // Block rules (each failure a coded CasError; nothing changes on failure):
 //  - chain id, height = tip + 1, previous hash = tip hash, time after the tip's;
 //  - tx root = Merkle root of the transaction ids; no transaction twice;
-//  - block 0 holds one genesis transaction; any other block may start with one
-//    reward transaction paying exactly its fees (plus the block reward);
-//  - every other transaction is a valid transfer (txRules.ts) spending coins
-//    committed in earlier blocks: a block's transactions never depend on each
-//    other, so they can be validated in any order or in parallel;
+//  - block 0 holds one genesis transaction; every other block starts with its
+//    reward transaction, whose outputs are exactly what the staking rules
+//    (src/consensus/dposState.ts) and the witness settlement it names say;
+//  - the proposer is a delegate of the height; the parent's certificate
+//    (header.lastCommit) and the block's own certificate verify against the
+//    sets that decide those heights (verifyCommit): a block is final alone;
+//  - every other transaction is a valid transfer or staking transaction
+//    (txRules.ts) spending coins committed in earlier blocks: a block's
+//    transactions never depend on each other's coins, so they can be
+//    validated in any order or in parallel; staking operations apply in block
+//    order;
 //  - no outpoint is spent twice in the block (wasm outpoint set);
-//  - every signature verifies;
-//  - state root = root of the balance tree after the block.
+//  - every signature verifies (transactions, certificates, recorded prevotes,
+//    evidence), in one batch;
+//  - state root = root of the balance tree after the block (balances, and
+//    each key's bonded and unbonding stake).
 
 import { CasError } from "../errors.js";
-import { addressBytes, type Address } from "../crypto/address.js";
+import { addressBytes, addressFromBytes, type Address } from "../crypto/address.js";
 import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { Reader, Writer } from "../primitives/codec.js";
 import {
-  encodeBlock, encodeCommit, encodeLedgerHeader, blockHash, decodeBlock, decodeCommit, decodeLedgerHeader,
+  BLOCK_VERSION, NO_COMMIT, encodeBlock, encodeCommit, encodeLedgerHeader, blockHash, decodeBlock, decodeCommit, decodeLedgerHeader,
   ledgerHash, ledgerHeaderOf, type Block, type BlockHeader, type Commit, type LedgerHeader,
 } from "../primitives/block.js";
 import {
-  outpointId, outpointKey, readOutput, signingMessage, txId, TxKind, type OutPoint, type Transaction, type TxOutput,
+  CAS, TX_VERSION, outpointId, outpointKey, readOutput, signingMessage, txId, TxKind, type OutPoint, type Transaction, type TxOutput,
 } from "../primitives/transaction.js";
+import { decodeRewardPayload, encodeRewardPayload, type RewardPayload } from "../primitives/stake.js";
+import type { Vote } from "../primitives/consensus.js";
+import { BONDED_CURRENCY, DposState, UNBONDING_CURRENCY, type DposTransition, type GenesisStake, type StakeOp } from "../consensus/dposState.js";
+import { verifyCommit, type VerifySignature } from "../consensus/validatorSet.js";
+import type { ConsensusParams } from "../consensus/params.js";
+import type { Owed } from "../consensus/witnessChain.js";
 import { OutpointStatus, createOutpointSet, type OutpointSet } from "./outpointSet.js";
 import { StateTree, stateKey } from "./stateTree.js";
 import { LedgerErrorCode } from "./errors.js";
 import { BlockErrorCode, TxErrorCode } from "./txErrors.js";
-import { badSignature, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
+import { badSignature, stakeOpOf, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
 import type { BatchOp, Store } from "./store.js";
 import {
-  GENESIS_KEY, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
+  DPOS_META_KEY, FORMAT_KEY, GENESIS_KEY, STAKE_PREFIX, STORE_FORMAT, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
   heightBytes, heightFromBytes, prefixRange, txIndexKey, undoKey, PREFIX,
 } from "./layout.js";
 
@@ -68,8 +82,31 @@ export interface Tip {
 
 export interface LedgerParams {
   readonly chainId: string;
-  /** CAS base units minted per block for the proposer (0 until consensus sets rewards). */
-  readonly blockReward: bigint;
+  /** The delegated-proof-of-stake parameters of the genesis file (blockReward among them). */
+  readonly consensus: ConsensusParams;
+  /** The genesis validators and the stake each bonds at block 0. */
+  readonly validators: readonly GenesisStake[];
+}
+
+/** What the ledger asks of the witness chain: rewards owed to miners, settled in a block's own write batch. */
+export interface WitnessSettler {
+  /** What the next block should settle (WitnessChain.owed). */
+  owed(): Owed;
+  /** The store changes recording a settlement through `through` as paid, and the step that updates memory once written. */
+  preparePaid(through: Uint8Array): { readonly owed: Owed; readonly ops: readonly BatchOp[]; apply(): void };
+  /** Re-reads what was paid from the store (after a block is disconnected). */
+  reloadPaid(): Promise<void>;
+}
+
+/** What a proposer decides about the block it builds; the ledger fills in the rest. */
+export interface BlockDraft {
+  readonly txs: readonly Transaction[];
+  readonly proposer: Uint8Array;
+  readonly timestamp: bigint;
+  /** The parent's certificate. */
+  readonly lastCommit: Commit;
+  /** Prevotes of the parent's committing round to record (the discipline rules judge them). */
+  readonly prevotes?: readonly Vote[];
 }
 
 /** A balance change: the key of the state tree, and who and what it is for. */
@@ -81,6 +118,8 @@ interface BalanceChange {
 
 /** What applying a block does, computed before anything is written. */
 interface BlockEffects {
+  /** Staking state changes and witness settlement: store changes, and undo values of the keys they replace. */
+  aux?: { readonly ops: readonly BatchOp[]; readonly undo: readonly BatchOp[] };
   readonly ids: Uint8Array[];
   readonly spent: { key: Uint8Array; id?: string; coin: Coin }[];
   readonly created: { key: Uint8Array; coin: Coin }[];
@@ -121,26 +160,35 @@ export function decodeCoin(bytes: Uint8Array, field = "coin"): Coin {
   return { height, output };
 }
 
-function encodeUndo(spent: readonly { key: Uint8Array; coin: Coin }[]): Uint8Array {
+/**
+ * Undo data: the coins the block spent, then the earlier values of the other
+ * keys it wrote (staking state, stake balances, witness settlement):
+ * [outpoint 36 ‖ coin varBytes] ‖ [key varBytes ‖ present u8 ‖ (value varBytes)].
+ */
+function encodeUndo(spent: readonly { key: Uint8Array; coin: Coin }[], aux: readonly BatchOp[]): Uint8Array {
   const w = new Writer(64 + spent.length * 96).varint(spent.length);
   for (const s of spent) {
     w.bytes(s.key);
     w.varBytes(encodeCoin(s.coin));
   }
+  w.varint(aux.length);
+  for (const op of aux) {
+    w.varBytes(op.key);
+    if (op.value === null) w.u8(0);
+    else w.u8(1).varBytes(op.value);
+  }
   return w.finish();
 }
 
-function decodeUndo(bytes: Uint8Array): { key: Uint8Array; coin: Coin }[] {
+function decodeUndo(bytes: Uint8Array): { spent: { key: Uint8Array; coin: Coin }[]; aux: BatchOp[] } {
   const r = new Reader(bytes);
-  const out = r.list("undo", 1 << 24, () => ({ key: r.bytes("undo.key", 36), coin: decodeCoin(r.varBytes("undo.coin", 4096)) }));
+  const spent = r.list("undo", 1 << 24, () => ({ key: r.bytes("undo.key", 36), coin: decodeCoin(r.varBytes("undo.coin", 4096)) }));
+  const aux = r.list("undo.aux", 1 << 24, () => {
+    const key = r.varBytes("undo.aux.key", 64);
+    return { key, value: r.u8("undo.aux.present") === 0 ? null : r.varBytes("undo.aux.value", 1 << 26) };
+  });
   r.end("undo");
-  return out;
-}
-
-function u64le(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v, true);
-  return b;
+  return { spent, aux };
 }
 
 function encodeAmount(v: bigint): Uint8Array {
@@ -164,6 +212,16 @@ function createdKeys(id: Uint8Array, outputs: readonly TxOutput[]): Uint8Array[]
   return outputs.map((_, index) => outpointKey({ txId: id, index }));
 }
 
+/** A block checked against the tip: everything commit needs. */
+interface Prepared {
+  readonly block: Block;
+  readonly hash: Uint8Array;
+  readonly tip: Tip;
+  readonly effects: BlockEffects;
+  readonly dpos: DposTransition;
+  readonly settle: { apply(): void } | undefined;
+}
+
 export class Ledger implements CoinView {
   /** Every unspent coin, by bytesKey of its outpoint. */
   private readonly coins = new Map<string, Coin>();
@@ -172,17 +230,20 @@ export class Ledger implements CoinView {
   private readonly unspent: OutpointSet;
   private readonly tree: StateTree;
   private tip_: Tip;
+  private dpos_: DposState;
+  private witness: WitnessSettler | undefined;
   private coinVersion_ = 0;
 
-  private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, expected: number) {
+  private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number) {
     this.unspent = createOutpointSet({ expected });
     this.tree = new StateTree();
     this.tip_ = tip;
+    this.dpos_ = dpos;
   }
 
   /**
    * Opens the ledger in `store`: commits `genesis` if the store is empty,
-   * else checks the store holds that chain, then rebuilds the caches.
+   * else checks the store holds that chain in this layout, then rebuilds the caches.
    */
   static async open(store: Store, genesis: Block, params: LedgerParams): Promise<Ledger> {
     const genesisHash = blockHash(genesis.header);
@@ -191,9 +252,15 @@ export class Ledger implements CoinView {
       throw new CasError(LedgerErrorCode.WRONG_GENESIS, `data: the store holds chain ${toHex(stored)}, not genesis ${toHex(genesisHash)}`, { field: "genesis" });
     }
     if (stored === undefined) {
-      const ledger = new Ledger(store, params, genesisTip(genesis, genesisHash), 1024);
-      await ledger.commitGenesis(genesis, genesisHash);
+      const start = DposState.genesis(params.consensus, params.validators);
+      const ledger = new Ledger(store, params, genesisTip(genesis, genesisHash), start.state, 1024);
+      await ledger.commitGenesis(genesis, genesisHash, start.ops, start.deltas);
       return ledger;
+    }
+    const format = await store.get(FORMAT_KEY);
+    const version = format?.length === 4 ? new DataView(format.buffer, format.byteOffset, 4).getUint32(0, true) : 1;
+    if (version !== STORE_FORMAT) {
+      throw new CasError(LedgerErrorCode.STORE_FORMAT, `data: the folder holds store format ${version}, this cas reads format ${STORE_FORMAT}; start a new data folder (cas init)`, { field: "data" });
     }
     const tipBytes = await store.get(TIP_KEY);
     if (tipBytes === undefined) throw corrupt("the tip is missing");
@@ -204,13 +271,24 @@ export class Ledger implements CoinView {
     if (block === undefined || lhBytes === undefined) throw corrupt(`block ${height} of the tip is missing`);
     const lh = decodeLedgerHeader(lhBytes);
     const tip: Tip = { height, hash, header: block.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
-    const ledger = new Ledger(store, params, tip, 1024);
+    const ledger = new Ledger(store, params, tip, await loadDpos(store, params.consensus), 1024);
+    if (ledger.dpos_.height !== height) throw corrupt(`the staking state is at block ${ledger.dpos_.height}, the tip at ${height}`);
     await ledger.rebuildCaches();
     return ledger;
   }
 
+  /** Lets blocks settle miners' rewards through the witness chain (which opens after the ledger: it reads final blocks from it). */
+  attachWitness(witness: WitnessSettler): void {
+    this.witness = witness;
+  }
+
   get tip(): Tip {
     return this.tip_;
+  }
+
+  /** The staking state at the tip: stakes, votes, delegate sets, discipline. */
+  get dpos(): DposState {
+    return this.dpos_;
   }
 
   /** The root of the balance tree at the tip. */
@@ -233,6 +311,11 @@ export class Ledger implements CoinView {
 
   coin(outpoint: OutPoint): Coin | undefined {
     return this.coins.get(outpointId(outpoint));
+  }
+
+  /** Checks a staking transaction's operation against the staking state at the tip (the mempool's check). */
+  checkStakeOp(op: StakeOp): void {
+    this.dpos_.checkOp(op, this.params.chainId);
   }
 
   /** Removes `gone` from the coin caches and adds `added`. */
@@ -280,7 +363,7 @@ export class Ledger implements CoinView {
     }
   }
 
-  private async commitGenesis(genesis: Block, hash: Uint8Array): Promise<void> {
+  private async commitGenesis(genesis: Block, hash: Uint8Array, dposOps: readonly BatchOp[], stakes: readonly (readonly [Address, Uint8Array, bigint])[]): Promise<void> {
     const [tx, ...rest] = genesis.txs;
     if (tx === undefined || rest.length > 0 || tx.kind !== TxKind.Genesis || tx.inputs.length !== 0) {
       throw blockFail(BlockErrorCode.BAD_REWARD, "genesis.txs", "block 0 holds exactly one genesis transaction without inputs");
@@ -288,20 +371,26 @@ export class Ledger implements CoinView {
     if (genesis.header.height !== 0n || !equalBytes(genesis.header.previousHash, ZERO32)) {
       throw blockFail(BlockErrorCode.BAD_HEIGHT, "genesis.header", "block 0 has height 0 and no parent");
     }
-    const effects = this.effects(genesis, [txId(tx)], 0n);
+    const effects = this.effects(genesis, [txId(tx)], 0n, undefined, stakes);
     this.checkRoots(genesis, effects);
-    await this.commit(genesis, hash, { round: 0, signatures: [] }, effects, genesisTip(genesis, hash), [{ key: GENESIS_KEY, value: hash }]);
+    const format = new Uint8Array(4);
+    new DataView(format.buffer).setUint32(0, STORE_FORMAT, true);
+    await this.commit(genesis, hash, NO_COMMIT, effects, genesisTip(genesis, hash), [{ key: GENESIS_KEY, value: hash }, { key: FORMAT_KEY, value: format }, ...dposOps]);
   }
 
   /**
    * What the block does to coins and balances; its transactions are already
    * validated. `spentCoins` are the coins its inputs spend, in block order,
-   * when the caller has looked them up already.
+   * when the caller has looked them up already; `stakes` the changes of the
+   * stake pseudo-balances.
    */
-  private effects(block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[]): BlockEffects {
+  private effects(
+    block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[],
+    stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [],
+  ): BlockEffects {
     const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const created: { key: Uint8Array; coin: Coin }[] = [];
-    const deltas: [Address, Uint8Array, bigint][] = [];
+    const deltas: (readonly [Address, Uint8Array, bigint])[] = [...stakes];
     let n = 0;
     block.txs.forEach((tx, t) => {
       for (const input of tx.inputs) {
@@ -360,16 +449,48 @@ export class Ledger implements CoinView {
   }
 
   /**
-   * The state root the tree would have after `txs` (already validated) in a
-   * block at the next height, leaving the tree as it is: what a proposer puts
-   * in the header.
+   * The next block on the tip for a proposer: its reward transaction (what
+   * the staking rules and the witness settlement owe), then `draft.txs`
+   * (valid, non-conflicting), with the tx root and the state root after it.
+   * The ledger validates the result like any block.
    */
-  previewStateRoot(txs: readonly Transaction[]): Uint8Array {
+  proposeBlock(draft: BlockDraft): Block {
+    const tip = this.tip_;
+    const height = tip.height + 1n;
+    const ops = draft.txs.map((tx, i) => stakeOpOf(tx, `draft.txs[${i}]`)).filter((op): op is StakeOp => op !== undefined);
+    const prevotes = draft.prevotes ?? [];
+    const fees = draft.txs.reduce((s, tx) => s + tx.fee, 0n);
+    const dpos = this.dpos_.transition({
+      chainId: this.params.chainId, height, previousHash: tip.hash, proposer: draft.proposer,
+      lastCommitSigners: draft.lastCommit.signatures.map((s) => s.publicKey), lastCommitRound: draft.lastCommit.round,
+      prevotes, fees, ops,
+    });
+    const owed = this.witness?.owed();
+    const witness = owed?.through === undefined ? null : owed.through.hash;
+    const reward = rewardTransaction(this.params.chainId, { height, witness, prevotes }, [...dpos.rewardOutputs, ...witnessOutputs(owed)]);
+    const txs = [reward, ...draft.txs];
     const ids = txs.map(txId);
-    const effects = this.effects({ header: this.tip_.header, txs }, ids, this.tip_.height + 1n);
-    const root = this.applyBalances(effects, "after");
+    const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas);
+    const stateRoot = this.applyBalances(effects, "after");
     this.applyBalances(effects, "before");
-    return root;
+    return {
+      header: {
+        version: BLOCK_VERSION, chainId: this.params.chainId, height,
+        timestamp: draft.timestamp > tip.header.timestamp ? draft.timestamp : tip.header.timestamp + 1n,
+        previousHash: tip.hash, txRoot: defaultHasher().merkleRoot(concat(ids)), stateRoot, proposer: draft.proposer, lastCommit: draft.lastCommit,
+      },
+      txs,
+    };
+  }
+
+  /**
+   * Checks `block` on top of the tip without committing it (a proposal, for
+   * a BFT prevote): every rule but the block's own certificate. Throws the
+   * coded error of the first rule broken; nothing changes either way.
+   */
+  async validateBlock(block: Block, verify: SignatureVerifier): Promise<void> {
+    const prepared = await this.prepare(block, undefined, verify);
+    this.applyBalances(prepared.effects, "before");
   }
 
   /**
@@ -378,6 +499,12 @@ export class Ledger implements CoinView {
    * failure nothing changes.
    */
   async connectBlock(block: Block, commit: Commit, verify: SignatureVerifier): Promise<Tip> {
+    const prepared = await this.prepare(block, commit, verify);
+    return this.commit(block, prepared.hash, commit, prepared.effects, prepared.tip, [], prepared);
+  }
+
+  /** Every check of connectBlock; leaves the block's balances applied to the tree (the caller commits or puts them back). */
+  private async prepare(block: Block, commit: Commit | undefined, verify: SignatureVerifier): Promise<Prepared> {
     const h = block.header;
     const tip = this.tip_;
     const field = `block ${h.height}`;
@@ -397,22 +524,20 @@ export class Ledger implements CoinView {
     // Structure first, then the whole block's inputs against the unspent set
     // in one wasm batch: duplicates are double spends within the block. Each
     // input's key and coin are computed once and reused by every later step.
+    const reward = block.txs[0];
+    if (reward?.kind !== TxKind.Reward) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, "every block starts with its reward transaction");
     let fees = 0n;
-    let reward: Transaction | undefined;
     const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const inputKeys: Uint8Array[] = [];
-    const inputIds: string[][] = [];
+    const inputIds: string[][] = [[]];
     const owners: number[] = [];
+    const ops: (StakeOp | undefined)[] = [undefined];
     block.txs.forEach((tx, i) => {
-      if (i === 0 && tx.kind === TxKind.Reward) {
-        reward = tx;
-        inputIds.push([]);
-        return;
-      }
+      if (i === 0) return;
       const keys = tx.inputs.map((input) => outpointKey(input.prevout));
       const idsOf = keys.map(bytesKey);
       inputIds.push(idsOf);
-      validateTxStructure(tx, this.params.chainId, `${field}.txs[${i}]`, idsOf);
+      ops.push(validateTxStructure(tx, this.params.chainId, `${field}.txs[${i}]`, idsOf));
       fees += tx.fee;
       for (const k of keys) {
         inputKeys.push(k);
@@ -424,12 +549,61 @@ export class Ledger implements CoinView {
       if (s === OutpointStatus.Duplicate) throw blockFail(TxErrorCode.DOUBLE_SPEND_IN_BLOCK, `${field}.txs[${owners[k]}]`, "spends an outpoint an earlier transaction of the block spends");
       if (s === OutpointStatus.Missing) throw blockFail(TxErrorCode.INPUT_MISSING, `${field}.txs[${owners[k]}]`, `${toHex(inputKeys[k]!)} is not unspent`);
     });
-    this.checkReward(reward, fees, h.height, field);
 
+    // Certificates: the parent's (in the header) and, on commit, the block's own.
     const pending: PendingSignature[] = [];
+    // The error each signature's failure is reported with: a certificate's is the block's fault.
+    const failCodes: (BlockErrorCode | undefined)[] = [];
+    const collect = (name: string): VerifySignature => (signature, message, publicKey) => {
+      pending.push({ message, publicKey, signature, field: `${field}.${name}` });
+      failCodes.push(BlockErrorCode.BAD_COMMIT);
+      return true;
+    };
+    const certificate = (c: Commit, height: bigint, hash: Uint8Array, name: string): void => {
+      try {
+        verifyCommit(c, this.params.chainId, height, hash, this.dpos_.setAt(height), collect(name));
+      } catch (e) {
+        throw blockFail(BlockErrorCode.BAD_COMMIT, `${field}.${name}`, e instanceof Error ? e.message : String(e));
+      }
+    };
+    if (h.height === 1n) {
+      if (h.lastCommit.signatures.length !== 0 || h.lastCommit.round !== 0) throw blockFail(BlockErrorCode.BAD_COMMIT, `${field}.header.lastCommit`, "block 1's parent is the genesis block, which has no certificate");
+    } else {
+      certificate(h.lastCommit, h.height - 1n, h.previousHash, "header.lastCommit");
+    }
+    const hash = blockHash(h);
+    if (commit !== undefined) certificate(commit, h.height, hash, "commit");
+
+    // The staking rules and the reward transaction they imply.
+    let payload: RewardPayload;
+    try {
+      payload = decodeRewardPayload(reward.payload, `${field}.txs[0].payload`);
+    } catch (e) {
+      throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0].payload`, e instanceof Error ? e.message : String(e));
+    }
+    if (payload.height !== h.height) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0].payload.height`, `expected ${h.height}, got ${payload.height}`);
+    const dpos = this.dpos_.transition({
+      chainId: this.params.chainId, height: h.height, previousHash: h.previousHash, proposer: h.proposer,
+      lastCommitSigners: h.lastCommit.signatures.map((s) => s.publicKey), lastCommitRound: h.lastCommit.round,
+      prevotes: payload.prevotes, fees, ops: ops.filter((op): op is StakeOp => op !== undefined),
+    });
+    for (const s of dpos.signatures) {
+      pending.push({ ...s, field: `${field}.${s.field}` });
+      failCodes.push(undefined);
+    }
+    let settle: ReturnType<WitnessSettler["preparePaid"]> | undefined;
+    if (payload.witness !== null) {
+      if (this.witness === undefined) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0].payload.witness`, "this ledger has no witness chain to settle through");
+      settle = this.witness.preparePaid(payload.witness);
+    }
+    const expected = rewardTransaction(this.params.chainId, payload, [...dpos.rewardOutputs, ...witnessOutputs(settle?.owed)]);
+    if (!equalBytes(ids[0]!, txId(expected)) || reward.signatures.length !== 0) {
+      throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `the reward transaction must pay exactly ${expected.outputs.length} outputs summing to ${expected.outputs.reduce((n, o) => n + o.amount, 0n)} as the staking rules and the witness settlement say`);
+    }
+
     let k = 0;
     block.txs.forEach((tx, i) => {
-      if (tx === reward) return;
+      if (i === 0) return;
       const coins = inputIds[i]!.map((id) => {
         const coin = this.coins.get(id);
         if (coin !== undefined) spent.push({ key: inputKeys[k]!, id, coin });
@@ -437,44 +611,46 @@ export class Ledger implements CoinView {
         return coin;
       });
       const message = signingMessage(ids[i]!);
-      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins).entries()) {
+      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins, ops[i]).entries()) {
         pending.push({ message, publicKey: s.publicKey, signature: s.signature, field: `${field}.txs[${i}].signatures[${j}]` });
       }
     });
     const verdicts = await verify(pending);
     verdicts.forEach((ok, j) => {
-      if (!ok) throw badSignature(pending[j]!.field);
+      if (ok) return;
+      const code = failCodes[j];
+      throw code === undefined ? badSignature(pending[j]!.field) : blockFail(code, pending[j]!.field, "signature does not verify");
     });
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
 
-    const effects = this.effects(block, ids, h.height, spent);
-    this.checkRoots(block, effects);
-    const hash = blockHash(h);
-    const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
-    return this.commit(block, hash, commit, effects, { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) });
-  }
-
-  private checkReward(reward: Transaction | undefined, fees: bigint, height: bigint, field: string): void {
-    const due = fees + this.params.blockReward;
-    if (reward === undefined) {
-      if (due !== 0n) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `a reward transaction paying ${due} is required`);
-      return;
+    const effects = this.effects(block, ids, h.height, spent, dpos.deltas);
+    const witnessOps = settle?.ops ?? [];
+    // Undo values: the staking state's own, stake balances as they were, and the witness keys as stored.
+    const undo: BatchOp[] = [...dpos.undo];
+    for (const b of effects.balances.values()) {
+      if (isStakeCurrency(b.currency)) undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
     }
-    const paid = reward.outputs.reduce((s, o) => s + o.amount, 0n);
-    const ok = reward.chainId === this.params.chainId && reward.inputs.length === 0 && reward.fee === 0n && reward.signatures.length === 0
-      && reward.outputs.every((o) => isZeroBytes(o.currency)) && paid === due && equalBytes(reward.payload, u64le(height));
-    if (!ok) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, `the reward pays ${due} CAS in outputs only, with the height as payload`);
+    for (const op of witnessOps) undo.push({ key: op.key, value: (await this.store.get(op.key)) ?? null });
+    if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
+    effects.aux = { ops: [...dpos.ops, ...witnessOps], undo };
+    this.checkRoots(block, effects);
+    const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
+    return {
+      block, hash, effects, dpos, settle,
+      tip: { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) },
+    };
   }
 
   /** Writes the block and moves the tip in one synced batch; updates the caches after. */
-  private async commit(block: Block, hash: Uint8Array, commit: Commit, effects: BlockEffects, tip: Tip, extra: BatchOp[] = []): Promise<Tip> {
+  private async commit(block: Block, hash: Uint8Array, commit: Commit, effects: BlockEffects, tip: Tip, extra: BatchOp[] = [], prepared?: Prepared): Promise<Tip> {
     const h = block.header;
     const ops: BatchOp[] = [
       ...extra,
+      ...(effects.aux?.ops ?? []),
       { key: blockKey(hash), value: encodeBlock(block) },
       { key: heightKey(h.height), value: hash },
       { key: commitKey(hash), value: encodeCommit(commit) },
-      { key: undoKey(hash), value: encodeUndo(effects.spent) },
+      { key: undoKey(hash), value: encodeUndo(effects.spent, effects.aux?.undo ?? []) },
       { key: ledgerHeaderKey(h.height), value: encodeLedgerHeader(tip.ledgerHeader) },
       { key: TIP_KEY, value: concat([heightBytes(h.height), hash]) },
     ];
@@ -502,6 +678,10 @@ export class Ledger implements CoinView {
       throw e;
     }
     this.tip_ = tip;
+    if (prepared !== undefined) {
+      this.dpos_ = prepared.dpos.state;
+      prepared.settle?.apply();
+    }
     return tip;
   }
 
@@ -514,14 +694,21 @@ export class Ledger implements CoinView {
     const prevBlock = await loadBlock(this.store, tip.header.previousHash);
     const prevLh = await this.store.get(ledgerHeaderKey(tip.height - 1n));
     if (block === undefined || undoBytes === undefined || prevBlock === undefined || prevLh === undefined) throw corrupt(`block ${tip.height} or its undo data is missing`);
-    const spent = decodeUndo(undoBytes);
+    const { spent, aux } = decodeUndo(undoBytes);
     const ids = block.txs.map(txId);
     const created = block.txs.flatMap((tx, t) => createdKeys(ids[t]!, tx.outputs).map((key, i) => ({ key, coin: { output: tx.outputs[i]!, height: tip.height } })));
-    // Balance changes are the block's, reversed.
+    // Balance changes are the block's coins', reversed; stake balances come back from the undo data.
     const balances = this.balanceChanges([
       ...spent.map((s) => [s.coin.output.address, s.coin.output.currency, s.coin.output.amount] as const),
       ...created.map((c) => [c.coin.output.address, c.coin.output.currency, -c.coin.output.amount] as const),
     ]);
+    for (const op of aux) {
+      if (op.key[0] !== PREFIX.balance || op.key.length !== 54) continue;
+      const address = addressFromBytes(op.key.subarray(1, 22));
+      const currency = op.key.slice(22, 54);
+      const key = stateKey(op.key.subarray(1, 22), currency);
+      balances.set(bytesKey(key), { address, currency, key, before: this.tree.get(key) ?? 0n, after: op.value === null ? 0n : decodeAmount(op.value) });
+    }
     const effects: BlockEffects = { ids, spent: created, created: spent, balances };
     const root = this.applyBalances(effects, "after");
     if (!equalBytes(root, prevBlock.header.stateRoot)) {
@@ -544,6 +731,7 @@ export class Ledger implements CoinView {
     for (const b of balances.values()) {
       ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
     }
+    for (const op of aux) if (op.key[0] !== PREFIX.balance) ops.push(op);
     const written = this.store.write(ops, true);
     this.applyCoins(created, spent);
     try {
@@ -554,6 +742,8 @@ export class Ledger implements CoinView {
       throw e;
     }
     this.tip_ = prevTip;
+    this.dpos_ = await loadDpos(this.store, this.params.consensus);
+    await this.witness?.reloadPaid();
     return prevTip;
   }
 
@@ -635,4 +825,36 @@ async function loadBlock(store: Store, hash: Uint8Array): Promise<Block | undefi
 function genesisTip(genesis: Block, hash: Uint8Array): Tip {
   const lh = ledgerHeaderOf(genesis.header, hash, ZERO32);
   return { height: 0n, hash, header: genesis.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
+}
+
+function isStakeCurrency(currency: Uint8Array): boolean {
+  return equalBytes(currency, BONDED_CURRENCY) || equalBytes(currency, UNBONDING_CURRENCY);
+}
+
+/** The witness payments of a settlement as reward outputs. */
+function witnessOutputs(owed: Owed | undefined): TxOutput[] {
+  return (owed?.payments ?? []).map((p) => ({ address: p.address, currency: CAS, amount: p.amount }));
+}
+
+/** A block's reward transaction: no inputs, no fee, no signature; `payload` says what it settles. */
+export function rewardTransaction(chainId: string, payload: RewardPayload, outputs: readonly TxOutput[]): Transaction {
+  return {
+    version: TX_VERSION, chainId, kind: TxKind.Reward, expiresAt: (1n << 64n) - 1n,
+    inputs: [], outputs: [...outputs], fee: 0n, message: new Uint8Array(0), declarations: [], payload: encodeRewardPayload(payload), signatures: [],
+  };
+}
+
+/** The staking state as stored (layout.ts 0x10–0x12). */
+async function loadDpos(store: Store, params: ConsensusParams): Promise<DposState> {
+  const meta = await store.get(DPOS_META_KEY);
+  if (meta === undefined) throw corrupt("the staking state is missing");
+  const stakers: [Uint8Array, Uint8Array][] = [];
+  for await (const [k, v] of store.range(prefixRange(STAKE_PREFIX.staker))) stakers.push([k.slice(1), v]);
+  const sets: [Uint8Array, Uint8Array][] = [];
+  for await (const [k, v] of store.range(prefixRange(STAKE_PREFIX.validatorSet))) sets.push([k.slice(1), v]);
+  try {
+    return DposState.fromStore(params, meta, stakers, sets);
+  } catch (e) {
+    throw corrupt(`the staking state does not decode: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

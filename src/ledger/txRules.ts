@@ -7,7 +7,10 @@ import { CasError } from "../errors.js";
 import { keyAddress, AddressType } from "../crypto/address.js";
 import { bytesKey, toHex } from "../crypto/bytes.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
-import { outpointId, TxKind, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
+import { outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
+import { decodeStakePayload, decodeVotePayload } from "../primitives/stake.js";
+import { decodeEvidence } from "../primitives/consensus.js";
+import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "./txErrors.js";
 
 /** An unspent output and the height of the block that created it. */
@@ -68,16 +71,48 @@ export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
 }
 
 /**
+ * The staking operation of a stake, unstake, vote-delegate or evidence
+ * transaction (its payload, strictly decoded); undefined for a transfer.
+ */
+export function stakeOpOf(tx: Transaction, field = "tx"): StakeOp | undefined {
+  const f = `${field}.payload`;
+  switch (tx.kind) {
+    case TxKind.Stake:
+    case TxKind.Unstake: {
+      const p = decodeStakePayload(tx.payload, f);
+      return { kind: tx.kind === TxKind.Stake ? "stake" : "unstake", publicKey: p.publicKey, amount: p.amount, field: f };
+    }
+    case TxKind.VoteDelegate: {
+      const p = decodeVotePayload(tx.payload, f);
+      return { kind: "vote", voter: p.voter, candidates: p.candidates, field: f };
+    }
+    case TxKind.Evidence:
+      return { kind: "evidence", evidence: decodeEvidence(tx.payload, f), field: f };
+    default:
+      return undefined;
+  }
+}
+
+/** The key a staking operation's payload names, which must sign the transaction (none for evidence: anyone may submit it). */
+function payloadSigner(op: StakeOp | undefined): Uint8Array | undefined {
+  if (op === undefined || op.kind === "evidence") return undefined;
+  return op.kind === "vote" ? op.voter : op.publicKey;
+}
+
+/**
  * Rules that need nothing but the transaction and the chain id: the chain,
  * the shape of its kind, no outpoint spent twice within it, no sum past 2^128.
- * Genesis and reward transactions are checked by the block rules.
+ * Genesis and reward transactions are checked by the block rules. Returns the
+ * staking operation of a staking kind.
  */
-export function validateTxStructure(tx: Transaction, chainId: string, field = "tx", inputIds?: readonly string[]): void {
+export function validateTxStructure(tx: Transaction, chainId: string, field = "tx", inputIds?: readonly string[]): StakeOp | undefined {
   if (tx.chainId !== chainId) throw fail(TxErrorCode.WRONG_CHAIN, `${field}.chainId`, `expected ${chainId}, got ${tx.chainId}`);
-  if (tx.kind !== TxKind.Transfer) throw fail(TxErrorCode.STRUCTURE, `${field}.kind`, `kind ${tx.kind} is only valid in its place in a block`);
-  if (tx.inputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.inputs`, "a transfer spends at least one input");
-  if (tx.outputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs`, "a transfer creates at least one output");
-  if (tx.payload.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.payload`, "a transfer has no payload");
+  if (!USER_KINDS.has(tx.kind)) throw fail(TxErrorCode.STRUCTURE, `${field}.kind`, `kind ${tx.kind} is only valid in its place in a block`);
+  // Every user kind spends an input: it pays the fee, and it makes the id unique, so a transaction cannot be replayed.
+  if (tx.inputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.inputs`, "a transaction spends at least one input");
+  if (tx.kind === TxKind.Transfer && tx.outputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs`, "a transfer creates at least one output");
+  if (tx.kind === TxKind.Transfer && tx.payload.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.payload`, "a transfer has no payload");
+  const op = stakeOpOf(tx, field);
   if (tx.declarations.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.declarations`, "special-account declarations are not supported yet");
   const seen = new Set<string>();
   tx.inputs.forEach((input, i) => {
@@ -92,15 +127,20 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
     keys.add(k);
   });
   outputSums(tx, field);
+  return op;
 }
 
 /**
  * Rules against the ledger at a block time: not expired, every input unspent,
- * every currency balanced, every key-owned input signed by its key and no
- * signature by anyone else. Returns the signatures the caller must verify.
- * A caller that has looked up the inputs' coins already passes them in order.
+ * every currency balanced (a stake's amount leaves with the fee), every
+ * key-owned input signed by its key, a staking payload's key signing too, and
+ * no signature by anyone else. Returns the signatures the caller must verify.
+ * A caller that has looked up the inputs' coins already passes them in order;
+ * one that decoded the staking operation (validateTxStructure) passes it.
  */
-export function validateTxInputs(tx: Transaction, view: CoinView, blockTime: bigint, field = "tx", coins?: readonly (Coin | undefined)[]): SignatureCheck[] {
+export function validateTxInputs(
+  tx: Transaction, view: CoinView, blockTime: bigint, field = "tx", coins?: readonly (Coin | undefined)[], op: StakeOp | undefined = stakeOpOf(tx, field),
+): SignatureCheck[] {
   if (blockTime > tx.expiresAt) throw fail(TxErrorCode.EXPIRED, `${field}.expiresAt`, `expired at ${tx.expiresAt}, block time ${blockTime}`);
   const inSums = new Map<string, bigint>();
   const owned = new Set<string>();
@@ -117,23 +157,26 @@ export function validateTxInputs(tx: Transaction, view: CoinView, blockTime: big
     addTo(inSums, coin.output.currency, coin.output.amount, `${field}.inputs[${i}]`);
   });
   const outSums = outputSums(tx, field);
+  if (op?.kind === "stake") addTo(outSums, new Uint8Array(32), op.amount, `${field}.payload.amount`);
+  const staker = payloadSigner(op);
+  if (staker !== undefined) owned.add(ownerOf(staker));
   for (const currency of new Set([...inSums.keys(), ...outSums.keys()])) {
     const a = inSums.get(currency) ?? 0n;
     const b = outSums.get(currency) ?? 0n;
     if (a !== b) {
       const id = toHex(Buffer.from(currency, "latin1"));
-      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs ${a}, outputs${currency === CAS_KEY ? " and fee" : ""} ${b}`);
+      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs ${a}, outputs${currency === CAS_KEY ? (op?.kind === "stake" ? ", fee and stake" : " and fee") : ""} ${b}`);
     }
   }
   const signed = new Set<string>();
   const checks: SignatureCheck[] = tx.signatures.map((s, i) => {
     const owner = ownerOf(s.publicKey);
-    if (!owned.has(owner)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "signed by a key that owns no input");
+    if (!owned.has(owner)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "signed by a key that owns no input and is not the payload's");
     signed.add(owner);
     return { publicKey: s.publicKey, signature: s.signature };
   });
   for (const owner of owned) {
-    if (!signed.has(owner)) throw fail(TxErrorCode.SIGNATURE_MISSING, `${field}.signatures`, `no signature for the owner of inputs, address hash ${toHex(Buffer.from(owner, "latin1"))}`);
+    if (!signed.has(owner)) throw fail(TxErrorCode.SIGNATURE_MISSING, `${field}.signatures`, `no signature by address hash ${toHex(Buffer.from(owner, "latin1"))} (an input's owner or the payload's key)`);
   }
   return checks;
 }

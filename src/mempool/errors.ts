@@ -3,4 +3,6 @@
 export enum MempoolErrorCode {
   /** The mempool is at its size cap and the transaction pays no more than the cheapest one in it. */
   FULL = "MEMPOOL_FULL",
+  /** Another staking transaction concerning the same key is already pooled. */
+  STAKE_PENDING = "MEMPOOL_STAKE_PENDING",
 }

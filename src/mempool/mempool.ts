@@ -6,6 +6,11 @@
 //    ledger at the given time: structure, expiration, unspent inputs, balance,
 //    signers; inputs must be committed coins (blocks never chain transactions);
 //  - not already in the chain or the pool; no input spent by a pooled one;
+//  - a staking transaction (stake, unstake, vote-delegate, evidence) passes
+//    the staking rules against the ledger's staking state, and no other
+//    pooled staking transaction concerns the same key: two operations of one
+//    key could each pass alone and fail together (two unstakes of all of it),
+//    and a block must never hold a pair that fails;
 //  - fee rate (fee per encoded byte) at least the minimum;
 //  - signatures verified once, in the worker pool, and remembered, so block
 //    validation does not verify them again;
@@ -17,6 +22,7 @@ import { CasError } from "../errors.js";
 import { bytesKey, toHex } from "../crypto/bytes.js";
 import { encodeTx, outpointId, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
 import { validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
+import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 import type { PendingSignature } from "../ledger/ledger.js";
 import { MempoolErrorCode } from "./errors.js";
@@ -36,6 +42,13 @@ export interface MempoolLedger extends CoinView {
   /** Changes whenever the unspent coins change (Ledger.coinVersion). */
   readonly coinVersion: number;
   txLocation(id: Uint8Array): Promise<unknown>;
+  /** Throws the error a block would for a staking operation against the current staking state (Ledger.checkStakeOp). */
+  checkStakeOp(op: StakeOp): void;
+}
+
+/** The key a staking operation concerns: one pending operation per key. */
+function stakeKeyOf(op: StakeOp): string {
+  return bytesKey(op.kind === "vote" ? op.voter : op.kind === "evidence" ? op.evidence.a.validator : op.publicKey);
 }
 
 interface Entry {
@@ -47,6 +60,9 @@ interface Entry {
   readonly spends: string[];
   /** Keys of its verified signatures (see `signatureKey`). */
   readonly verified: string[];
+  /** Its staking operation, and the key it concerns (stakeKeyOf). */
+  readonly op: StakeOp | undefined;
+  readonly stakeKey: string | undefined;
 }
 
 function signatureKey(message: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): string {
@@ -64,6 +80,8 @@ export class Mempool {
   private readonly entries = new Map<string, Entry>();
   /** Outpoint → id of the pooled transaction spending it (both as bytesKey). */
   private readonly spent = new Map<string, string>();
+  /** Staking key → id of the pooled staking transaction concerning it. */
+  private readonly staking = new Map<string, string>();
   private readonly verifiedSignatures = new Set<string>();
   private bytes_ = 0;
   private readonly maxBytes: number;
@@ -99,9 +117,16 @@ export class Mempool {
     return this.verifiedSignatures.has(signatureKey(item.message, item.publicKey, item.signature));
   }
 
-  /** Checks the mempool's own rules that need no await: duplicates and conflicts. */
-  private checkConflicts(tx: Transaction, key: string, field: string): string[] {
+  /** Checks the mempool's own rules that need no await: duplicates and conflicts, spent outpoints and staking keys. */
+  private checkConflicts(tx: Transaction, key: string, field: string, op: StakeOp | undefined): string[] {
     if (this.entries.has(key)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(txId(tx))} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
+    if (op !== undefined) {
+      const other = this.entries.get(this.staking.get(stakeKeyOf(op)) ?? "");
+      if (other !== undefined) {
+        throw new CasError(MempoolErrorCode.STAKE_PENDING, `${op.field}: ${toHex(other.id)} in the mempool already concerns this key; wait for it to be committed`, { field: op.field, peer: { verdict: "ignore", score: 0 } });
+      }
+      this.ledger.checkStakeOp(op);
+    }
     return tx.inputs.map((input, i) => {
       const k = outpointId(input.prevout);
       const other = this.entries.get(this.spent.get(k) ?? "");
@@ -117,10 +142,10 @@ export class Mempool {
    * On failure the mempool is unchanged.
    */
   async admit(tx: Transaction, now: bigint, field = "tx"): Promise<Uint8Array> {
-    validateTxStructure(tx, this.ledger.params.chainId, field);
+    const op = validateTxStructure(tx, this.ledger.params.chainId, field);
     const id = txId(tx);
     const idKey = bytesKey(id);
-    this.checkConflicts(tx, idKey, field);
+    this.checkConflicts(tx, idKey, field, op);
     const size = encodeTx(tx).length;
     if (tx.fee < this.minFeePerByte * BigInt(size)) {
       throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size)} (${this.minFeePerByte} per byte × ${size} bytes)`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
@@ -128,7 +153,7 @@ export class Mempool {
     let checks: ReturnType<typeof validateTxInputs>;
     const version = this.ledger.coinVersion;
     try {
-      checks = validateTxInputs(tx, this.ledger, now, field);
+      checks = validateTxInputs(tx, this.ledger, now, field, undefined, op);
     } catch (e) {
       // A committed transaction's inputs are spent, so it fails here; only
       // then is the store asked, to name the real reason.
@@ -144,9 +169,12 @@ export class Mempool {
       if (!ok) throw badSignature(items[i]!.field);
     });
     // The ledger or the pool may have moved while the signatures were checked.
-    const spends = this.checkConflicts(tx, idKey, field);
-    if (this.ledger.coinVersion !== version) validateTxInputs(tx, this.ledger, now, field);
-    const entry: Entry = { tx, id, idKey, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)) };
+    const spends = this.checkConflicts(tx, idKey, field, op);
+    if (this.ledger.coinVersion !== version) validateTxInputs(tx, this.ledger, now, field, undefined, op);
+    const entry: Entry = {
+      tx, id, idKey, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)),
+      op, stakeKey: op === undefined ? undefined : stakeKeyOf(op),
+    };
     this.makeRoom(entry, field);
     this.insert(entry);
     return id;
@@ -175,6 +203,7 @@ export class Mempool {
   private insert(e: Entry): void {
     this.entries.set(e.idKey, e);
     for (const k of e.spends) this.spent.set(k, e.idKey);
+    if (e.stakeKey !== undefined) this.staking.set(e.stakeKey, e.idKey);
     for (const s of e.verified) this.verifiedSignatures.add(s);
     this.bytes_ += e.size;
   }
@@ -184,6 +213,7 @@ export class Mempool {
     if (e === undefined) return;
     this.entries.delete(idKey);
     for (const k of e.spends) if (this.spent.get(k) === idKey) this.spent.delete(k);
+    if (e.stakeKey !== undefined && this.staking.get(e.stakeKey) === idKey) this.staking.delete(e.stakeKey);
     for (const s of e.verified) this.verifiedSignatures.delete(s);
     this.bytes_ -= e.size;
   }
@@ -214,7 +244,8 @@ export class Mempool {
     let dropped = 0;
     for (const e of [...this.entries.values()]) {
       try {
-        validateTxInputs(e.tx, this.ledger, now);
+        validateTxInputs(e.tx, this.ledger, now, "tx", undefined, e.op);
+        if (e.op !== undefined) this.ledger.checkStakeOp(e.op);
       } catch {
         this.remove(e.idKey);
         dropped++;
@@ -225,7 +256,8 @@ export class Mempool {
 
   /**
    * After a block: drops its transactions, those that now conflict with it
-   * (their inputs are gone from the ledger) and those expired at its time.
+   * (their inputs are gone from the ledger), those expired at its time, and
+   * staking transactions the new staking state refuses.
    */
   removeForBlock(txs: readonly Transaction[], blockTime: bigint): void {
     for (const tx of txs) {
@@ -237,6 +269,13 @@ export class Mempool {
     }
     for (const e of [...this.entries.values()]) {
       if (e.tx.expiresAt < blockTime) this.remove(e.idKey);
+      else if (e.op !== undefined) {
+        try {
+          this.ledger.checkStakeOp(e.op);
+        } catch {
+          this.remove(e.idKey);
+        }
+      }
     }
   }
 }

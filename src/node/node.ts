@@ -14,7 +14,7 @@ import { blockHash, type Block } from "../primitives/block.js";
 import type { Transaction } from "../primitives/transaction.js";
 import { RocksStore } from "../ledger/store.js";
 import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger/ledger.js";
-import { genesisBlock, readGenesis, type Genesis } from "../chain/genesis.js";
+import { genesisBlock, ledgerParams, readGenesis, type Genesis } from "../chain/genesis.js";
 import { assembleBlock } from "../chain/producer.js";
 import { Mempool } from "../mempool/mempool.js";
 import { WitnessChain, type FinalizedSource } from "../consensus/witnessChain.js";
@@ -63,14 +63,15 @@ export class CasNode extends EventEmitter {
     let ledger: Ledger | undefined;
     let pool: WorkerPool | undefined;
     try {
-      ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: genesis.chainId, blockReward: genesis.blockReward });
+      ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));
       pool = new WorkerPool({ size: options.workers });
       const verifyPool = pool;
       // Concurrent admissions share worker round trips: their signatures go in batches.
       const batches = new BatchVerifier((items) => verifyPool.verifySignatures(items));
       const verifyAll = (items: readonly PendingSignature[]): Promise<boolean[]> => batches.verify(items);
       const mempool = new Mempool(ledger, verifyAll, { maxBytes: options.mempoolMaxBytes, minFeePerByte: options.minFeePerByte });
-      const witness = await WitnessChain.open(store, { chainId: genesis.chainId, finalized: finalizedBlocks(ledger) });
+      const witness = await WitnessChain.open(store, { chainId: genesis.chainId, params: genesis.witness, finalized: finalizedBlocks(ledger) });
+      ledger.attachWitness(witness);
       const node = new CasNode(options, genesis, ledger, mempool, witness, store, pool, key, log, now);
       log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
       try {

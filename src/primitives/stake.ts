@@ -10,7 +10,9 @@
 
 import { bytesKey, fromHex, toHex } from "../crypto/bytes.js";
 import { CodecErrorCode } from "./errors.js";
-import { Reader, Writer, duplicate } from "./codec.js";
+import { Reader, Writer, duplicate, unknownTag } from "./codec.js";
+import { BLOCK_LIMITS } from "./block.js";
+import { CONSENSUS_LIMITS, decodeVote, encodeVote, type Vote } from "./consensus.js";
 import { decimal } from "./transaction.js";
 import { jsonChecks } from "./json.js";
 
@@ -101,4 +103,41 @@ export function votePayloadFromJSON(v: unknown, field = "payload"): VotePayload 
   const candidates = json.array(o.candidates, `${field}.candidates`).map((c, i) => fromHex(json.string(c, `${field}.candidates[${i}]`), `${field}.candidates[${i}]`, 32));
   // Through the binary codec, so both forms obey the same limits.
   return decodeVotePayload(encodeVotePayload({ voter: fromHex(json.string(o.voter, `${field}.voter`), `${field}.voter`, 32), candidates }), field);
+}
+
+// ---------------------------------------------------------------- reward
+
+/**
+ * Payload of a block's reward transaction (its first):
+ *   height u64 ‖ witness flag u8 (0 none, 1 one) ‖ [witness hash 32]
+ *   ‖ prevotes varint count ‖ [vote varBytes (consensus.ts encodeVote)]
+ * `witness` names the witness the block settles miners' rewards through
+ * (WitnessChain.settlement); `prevotes` are the signed prevotes the proposer
+ * saw in the round that committed the parent block, which the discipline
+ * rules judge (a delegate's disagreement is only known from its signature).
+ */
+export interface RewardPayload {
+  readonly height: bigint;
+  readonly witness: Uint8Array | null;
+  readonly prevotes: readonly Vote[];
+}
+
+export function encodeRewardPayload(p: RewardPayload): Uint8Array {
+  const w = new Writer(16 + 180 * p.prevotes.length).u64(p.height);
+  if (p.witness === null) w.u8(0);
+  else w.u8(1).bytes(p.witness);
+  w.varint(p.prevotes.length);
+  for (const v of p.prevotes) w.varBytes(encodeVote(v));
+  return w.finish();
+}
+
+export function decodeRewardPayload(bytes: Uint8Array, field = "payload"): RewardPayload {
+  const r = new Reader(bytes);
+  const height = r.u64(`${field}.height`);
+  const flag = r.u8(`${field}.witness`);
+  if (flag > 1) throw unknownTag(`${field}.witness`, flag);
+  const witness = flag === 1 ? r.bytes(`${field}.witness`, 32) : null;
+  const prevotes = r.list(`${field}.prevotes`, BLOCK_LIMITS.commitSignatures, (i) => decodeVote(r.varBytes(`${field}.prevotes[${i}]`, CONSENSUS_LIMITS.voteBytes), `${field}.prevotes[${i}]`));
+  r.end(field);
+  return { height, witness, prevotes };
 }

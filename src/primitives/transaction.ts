@@ -27,11 +27,24 @@ export enum TxKind {
   Transfer = 0,
   /** Creates the genesis allocations: no inputs; only in block 0. */
   Genesis = 1,
-  /** Pays the block's fees (and reward) to the proposer: no inputs; only as a block's first transaction. */
+  /** Pays a block's reward and fees, matured unbondings and witness rewards: no inputs; every block's first transaction. */
   Reward = 2,
+  /** Bonds CAS as stake (payload: stake.ts StakePayload); the bonded amount leaves the inputs with the fee. */
+  Stake = 3,
+  /** Starts unbonding stake (payload: StakePayload); it is paid back after the unbonding period. */
+  Unstake = 4,
+  /** Replaces the voter's standing delegate vote (payload: stake.ts VotePayload). */
+  VoteDelegate = 5,
+  /** Submits duplicate-vote evidence (payload: consensus.ts encodeEvidence); the offender is slashed and removed. */
+  Evidence = 6,
 }
 
-const KNOWN_KINDS: ReadonlySet<number> = new Set([TxKind.Transfer, TxKind.Genesis, TxKind.Reward]);
+const KNOWN_KINDS: ReadonlySet<number> = new Set([
+  TxKind.Transfer, TxKind.Genesis, TxKind.Reward, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence,
+]);
+
+/** Kinds a user signs and the mempool admits: each spends inputs and pays a fee, as a transfer does. */
+export const USER_KINDS: ReadonlySet<TxKind> = new Set([TxKind.Transfer, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence]);
 
 /** Limits of the decoder; a transaction over any of them is rejected unread. */
 export const TX_LIMITS = {

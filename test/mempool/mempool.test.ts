@@ -14,7 +14,7 @@ import { Ledger, type PendingSignature, type SignatureVerifier } from "../../src
 import { TxErrorCode } from "../../src/ledger/txErrors.js";
 import { Mempool } from "../../src/mempool/mempool.js";
 import { MempoolErrorCode } from "../../src/mempool/errors.js";
-import { devnetGenesis, genesisBlock } from "../../src/chain/genesis.js";
+import { devnetGenesis, genesisBlock, ledgerParams } from "../../src/chain/genesis.js";
 import { assembleBlock } from "../../src/chain/producer.js";
 import { buildTransfer, selectCoins, signTransaction, type SpendableCoin } from "../../src/chain/wallet.js";
 import { asyncCodeOf, codeOf, hex } from "../helpers.js";
@@ -28,7 +28,7 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }) {
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
   const genesis = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const store = await RocksStore.open(join(dir, "db"));
-  const ledger = await Ledger.open(store, genesisBlock(genesis), { chainId: CHAIN, blockReward: 0n });
+  const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));
   t.teardown(async () => {
     ledger.dispose();
     await store.close();
@@ -90,8 +90,14 @@ t.test("packing order, eviction of the lowest fee rate, clean-up after a block",
   const picked = pool.select(10, 1 << 20, T0);
   const b = await assembleBlock(ledger, picked, validator, T0 + 2000n);
   let reverified = 0;
-  await ledger.connectBlock(b.block, b.commit, async (items) => items.map((i) => { if (!pool.isVerified(i)) reverified++; return true; }));
-  t.equal(reverified, 0, "the block's signatures were all verified at admission");
+  let certificates = 0;
+  await ledger.connectBlock(b.block, b.commit, async (items) => items.map((i) => {
+    if (/\.(commit|header\.lastCommit)$/.test(i.field)) certificates++;
+    else if (!pool.isVerified(i)) reverified++;
+    return true;
+  }));
+  t.equal(reverified, 0, "the block's transaction signatures were all verified at admission");
+  t.equal(certificates, b.block.header.height === 1n ? 1 : 2, "only the certificates are left to verify (block 1's parent has none)");
   pool.removeForBlock(b.block.txs, b.block.header.timestamp);
   t.equal(pool.size, 0, "committed transactions leave the mempool");
   t.equal(pool.bytes, 0, "and their bytes");
