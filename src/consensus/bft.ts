@@ -281,6 +281,12 @@ export class Bft {
     return { proposals: [...(this.h?.ownProposals ?? [])], votes: [...(this.h?.ownVotes ?? [])] };
   }
 
+  /** The prevotes received in `round` of the current height, in validator order: what the next proposer records (the discipline rules judge them). */
+  prevotesOf(round: number): Vote[] {
+    const rs = this.h?.rounds.get(round);
+    return rs === undefined ? [] : rs.prevotes.votes.filter((v): v is Vote => v !== undefined);
+  }
+
   // ------------------------------------------------------------ inputs
 
   /**

@@ -39,7 +39,7 @@ import {
 import { decodeRewardPayload, encodeRewardPayload, type RewardPayload } from "../primitives/stake.js";
 import type { Vote } from "../primitives/consensus.js";
 import { BONDED_CURRENCY, DposState, UNBONDING_CURRENCY, type DposTransition, type GenesisStake, type StakeOp } from "../consensus/dposState.js";
-import { verifyCommit, type VerifySignature } from "../consensus/validatorSet.js";
+import { verifyCommit } from "../consensus/validatorSet.js";
 import type { ConsensusParams } from "../consensus/params.js";
 import type { Owed } from "../consensus/witnessChain.js";
 import { OutpointStatus, createOutpointSet, type OutpointSet } from "./outpointSet.js";
@@ -214,6 +214,8 @@ function createdKeys(id: Uint8Array, outputs: readonly TxOutput[]): Uint8Array[]
 
 /** A block checked against the tip: everything commit needs. */
 interface Prepared {
+  /** The tip the block was checked on. */
+  readonly parent: Tip;
   readonly block: Block;
   readonly hash: Uint8Array;
   readonly tip: Tip;
@@ -233,6 +235,12 @@ export class Ledger implements CoinView {
   private dpos_: DposState;
   private witness: WitnessSettler | undefined;
   private coinVersion_ = 0;
+  /**
+   * A block validated on the tip whose balances stay applied to the tree, so
+   * that committing it (the BFT decision that follows) does not do the work
+   * again; anything else that reads or changes the tree puts them back first.
+   */
+  private staged: Prepared | undefined;
 
   private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number) {
     this.unspent = createOutpointSet({ expected });
@@ -293,7 +301,16 @@ export class Ledger implements CoinView {
 
   /** The root of the balance tree at the tip. */
   get stateRoot(): Uint8Array {
+    this.unstage();
     return this.tree.root;
+  }
+
+  /** Puts back the balances of a staged block. */
+  private unstage(): void {
+    const staged = this.staged;
+    if (staged === undefined) return;
+    this.staged = undefined;
+    this.applyBalances(staged.effects, "before");
   }
 
   /** Number of unspent outputs. */
@@ -455,6 +472,7 @@ export class Ledger implements CoinView {
    * The ledger validates the result like any block.
    */
   proposeBlock(draft: BlockDraft): Block {
+    this.unstage();
     const tip = this.tip_;
     const height = tip.height + 1n;
     const ops = draft.txs.map((tx, i) => stakeOpOf(tx, `draft.txs[${i}]`)).filter((op): op is StakeOp => op !== undefined);
@@ -489,8 +507,8 @@ export class Ledger implements CoinView {
    * coded error of the first rule broken; nothing changes either way.
    */
   async validateBlock(block: Block, verify: SignatureVerifier): Promise<void> {
-    const prepared = await this.prepare(block, undefined, verify);
-    this.applyBalances(prepared.effects, "before");
+    this.unstage();
+    await this.prepare(block, undefined, verify, true);
   }
 
   /**
@@ -499,12 +517,49 @@ export class Ledger implements CoinView {
    * failure nothing changes.
    */
   async connectBlock(block: Block, commit: Commit, verify: SignatureVerifier): Promise<Tip> {
+    const staged = this.staged;
+    const hash = blockHash(block.header);
+    if (staged !== undefined && staged.parent === this.tip_ && equalBytes(staged.hash, hash)) {
+      // Validated already: only its own certificate is new.
+      this.staged = undefined;
+      try {
+        const pending = this.certificateSignatures(commit, block.header.height, hash, `block ${block.header.height}.commit`);
+        const verdicts = await verify(pending);
+        verdicts.forEach((ok, j) => {
+          if (!ok) throw blockFail(BlockErrorCode.BAD_COMMIT, pending[j]!.field, "signature does not verify");
+        });
+        if (this.tip_ !== staged.parent) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `block ${block.header.height}.previousHash`, "the tip moved while the block was checked");
+      } catch (e) {
+        this.applyBalances(staged.effects, "before");
+        throw e;
+      }
+      return this.commit(block, hash, commit, staged.effects, staged.tip, [], staged);
+    }
+    this.unstage();
     const prepared = await this.prepare(block, commit, verify);
     return this.commit(block, prepared.hash, commit, prepared.effects, prepared.tip, [], prepared);
   }
 
-  /** Every check of connectBlock; leaves the block's balances applied to the tree (the caller commits or puts them back). */
-  private async prepare(block: Block, commit: Commit | undefined, verify: SignatureVerifier): Promise<Prepared> {
+  /** The signatures of certificate `c` of block `hash` at `height` to verify, after its structure and weight are checked against the set of that height. */
+  private certificateSignatures(c: Commit, height: bigint, hash: Uint8Array, field: string): PendingSignature[] {
+    const pending: PendingSignature[] = [];
+    try {
+      verifyCommit(c, this.params.chainId, height, hash, this.dpos_.setAt(height), (signature, message, publicKey) => {
+        pending.push({ message, publicKey, signature, field });
+        return true;
+      });
+    } catch (e) {
+      throw blockFail(BlockErrorCode.BAD_COMMIT, field, e instanceof Error ? e.message : String(e));
+    }
+    return pending;
+  }
+
+  /**
+   * Every check of connectBlock; leaves the block's balances applied to the
+   * tree: the caller commits, or with `stage` the block is staged (in the
+   * same synchronous step, so no other task sees the tree in between).
+   */
+  private async prepare(block: Block, commit: Commit | undefined, verify: SignatureVerifier, stage = false): Promise<Prepared> {
     const h = block.header;
     const tip = this.tip_;
     const field = `block ${h.height}`;
@@ -554,16 +609,10 @@ export class Ledger implements CoinView {
     const pending: PendingSignature[] = [];
     // The error each signature's failure is reported with: a certificate's is the block's fault.
     const failCodes: (BlockErrorCode | undefined)[] = [];
-    const collect = (name: string): VerifySignature => (signature, message, publicKey) => {
-      pending.push({ message, publicKey, signature, field: `${field}.${name}` });
-      failCodes.push(BlockErrorCode.BAD_COMMIT);
-      return true;
-    };
     const certificate = (c: Commit, height: bigint, hash: Uint8Array, name: string): void => {
-      try {
-        verifyCommit(c, this.params.chainId, height, hash, this.dpos_.setAt(height), collect(name));
-      } catch (e) {
-        throw blockFail(BlockErrorCode.BAD_COMMIT, `${field}.${name}`, e instanceof Error ? e.message : String(e));
+      for (const p of this.certificateSignatures(c, height, hash, `${field}.${name}`)) {
+        pending.push(p);
+        failCodes.push(BlockErrorCode.BAD_COMMIT);
       }
     };
     if (h.height === 1n) {
@@ -623,22 +672,26 @@ export class Ledger implements CoinView {
     });
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
 
-    const effects = this.effects(block, ids, h.height, spent, dpos.deltas);
+    // Undo values: the staking state's own, the witness keys as stored, stake balances as they were.
     const witnessOps = settle?.ops ?? [];
-    // Undo values: the staking state's own, stake balances as they were, and the witness keys as stored.
     const undo: BatchOp[] = [...dpos.undo];
+    for (const op of witnessOps) undo.push({ key: op.key, value: (await this.store.get(op.key)) ?? null });
+    if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
+    // From here to the tree update nothing awaits: the balances' "before" values are the tree's.
+    this.unstage();
+    const effects = this.effects(block, ids, h.height, spent, dpos.deltas);
     for (const b of effects.balances.values()) {
       if (isStakeCurrency(b.currency)) undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
     }
-    for (const op of witnessOps) undo.push({ key: op.key, value: (await this.store.get(op.key)) ?? null });
-    if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
     effects.aux = { ops: [...dpos.ops, ...witnessOps], undo };
     this.checkRoots(block, effects);
     const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
-    return {
-      block, hash, effects, dpos, settle,
+    const prepared: Prepared = {
+      parent: tip, block, hash, effects, dpos, settle,
       tip: { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) },
     };
+    if (stage) this.staged = prepared;
+    return prepared;
   }
 
   /** Writes the block and moves the tip in one synced batch; updates the caches after. */
@@ -687,6 +740,7 @@ export class Ledger implements CoinView {
 
   /** Takes back the tip block with its undo data, in one synced batch. */
   async disconnectTip(): Promise<Tip> {
+    this.unstage();
     const tip = this.tip_;
     if (tip.height === 0n) throw new CasError(BlockErrorCode.AT_GENESIS, "tip: the genesis block cannot be disconnected", { field: "tip" });
     const block = await loadBlock(this.store, tip.hash);
@@ -793,6 +847,7 @@ export class Ledger implements CoinView {
 
   /** The balance tree (proofs at the tip). */
   get state(): StateTree {
+    this.unstage();
     return this.tree;
   }
 

@@ -15,7 +15,9 @@ import type { Transaction } from "../primitives/transaction.js";
 import { RocksStore } from "../ledger/store.js";
 import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger/ledger.js";
 import { genesisBlock, ledgerParams, readGenesis, type Genesis } from "../chain/genesis.js";
-import { assembleBlock } from "../chain/producer.js";
+import { proposeOnTip } from "../chain/producer.js";
+import { sign, verify as verifySignature } from "../crypto/ed25519.js";
+import { ConsensusDriver } from "./consensusDriver.js";
 import { Mempool } from "../mempool/mempool.js";
 import { WitnessChain, type FinalizedSource } from "../consensus/witnessChain.js";
 import { segmentRootOf } from "../consensus/witnessRules.js";
@@ -28,8 +30,7 @@ import { NodeErrorCode } from "./errors.js";
 
 /** Events: "block" (block, hash) after each commit. */
 export class CasNode extends EventEmitter {
-  private timer: NodeJS.Timeout | undefined;
-  private producing: Promise<unknown> | undefined;
+  private driver: ConsensusDriver | undefined;
   private stopped = false;
   private api: FastifyInstance | undefined;
   /** Where the API listens, once started ("http://127.0.0.1:7545"). */
@@ -80,7 +81,7 @@ export class CasNode extends EventEmitter {
         await node.stop();
         throw e;
       }
-      node.schedule();
+      node.startConsensus();
       return node;
     } catch (e) {
       ledger?.dispose();
@@ -129,46 +130,73 @@ export class CasNode extends EventEmitter {
     return this.mempool.admit(tx, this.now());
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.producing = this.produce().finally(() => {
-        this.producing = undefined;
-        this.schedule();
-      });
-    }, this.options.blockIntervalMs);
+  /**
+   * Runs the BFT state machine with this node's validator key: it proposes
+   * when the schedule says so, validates proposals, and commits decided
+   * blocks with their certificates.
+   */
+  private startConsensus(): void {
+    const own = new Set<string>(); // hashes of blocks this node proposed, to clean the mempool if one is refused
+    this.driver = new ConsensusDriver(
+      { chainId: this.genesis.chainId },
+      this.options.blockIntervalMs,
+      { publicKey: this.key.publicKey, sign: (m) => sign(m, this.key.secretKey) },
+      verifySignature,
+      {
+        nextHeight: () => this.ledger.tip.height + 1n,
+        setFor: (height) => this.ledger.dpos.setAt(height),
+        propose: async (_height, prevotes) => {
+          const time = this.now();
+          const txs = this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
+          let block: Block;
+          try {
+            block = await proposeOnTip(this.ledger, txs, this.key, time, prevotes);
+          } catch (e) {
+            // A pooled transaction the rules refuse now: drop what no longer passes and propose without the rest.
+            const dropped = this.mempool.revalidate(time);
+            this.log.warn({ err: e instanceof Error ? e.message : String(e), dropped }, "proposing without the mempool's transactions");
+            block = await proposeOnTip(this.ledger, [], this.key, time, prevotes);
+          }
+          own.add(Buffer.from(blockHash(block.header)).toString("hex"));
+          return block;
+        },
+        validate: async (block) => {
+          const hash = Buffer.from(blockHash(block.header)).toString("hex");
+          try {
+            await this.ledger.validateBlock(block, this.verifier);
+            return true;
+          } catch (e) {
+            // Our own block refused: some pooled transaction no longer follows the rules.
+            const dropped = own.has(hash) ? this.mempool.revalidate(this.now()) : 0;
+            this.log.warn({ height: Number(block.header.height), err: e instanceof Error ? e.message : String(e), dropped }, "proposal refused");
+            return false;
+          } finally {
+            own.delete(hash);
+          }
+        },
+        commit: async (block, commit) => {
+          await this.ledger.connectBlock(block, commit, this.verifier);
+          this.mempool.removeForBlock(block.txs, block.header.timestamp);
+          const hash = blockHash(block.header);
+          this.log.info({ height: Number(block.header.height), txs: block.txs.length - 1, round: commit.round, hash: Buffer.from(hash).toString("hex").slice(0, 16) }, "block committed");
+          this.emit("block", block, hash);
+        },
+        ready: () => this.options.emptyBlocks || this.mempool.bytes > 0,
+        // No network yet (the network issue carries these between processes).
+        broadcast: () => undefined,
+        evidence: () => undefined,
+      },
+      this.log,
+    );
+    this.driver.start();
   }
 
-  /** Packs and commits one block (skipped when empty blocks are off and nothing waits). */
-  async produce(): Promise<Block | undefined> {
-    if (this.stopped) return undefined;
-    const time = this.now();
-    const txs = this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
-    if (txs.length === 0 && !this.options.emptyBlocks) return undefined;
-    try {
-      const { block, commit } = await assembleBlock(this.ledger, txs, this.key, time);
-      await this.ledger.connectBlock(block, commit, this.verifier);
-      this.mempool.removeForBlock(block.txs, block.header.timestamp);
-      const hash = blockHash(block.header);
-      this.log.info({ height: Number(block.header.height), txs: block.txs.length, hash: Buffer.from(hash).toString("hex").slice(0, 16) }, "block committed");
-      this.emit("block", block, hash);
-      return block;
-    } catch (e) {
-      // Drop only the transactions that no longer follow the rules; a failure
-      // with none of them at fault (a disk error) keeps every payment for the next try.
-      const dropped = this.mempool.revalidate(time);
-      this.log.error({ err: e instanceof Error ? e.message : String(e), dropped }, "block production failed");
-      return undefined;
-    }
-  }
-
-  /** Stops producing, waits for the block in progress, closes everything. */
+  /** Stops consensus, waits for the block being committed, closes everything. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.driver?.stop();
     await this.api?.close();
-    await this.producing;
     await this.pool.destroy();
     this.ledger.dispose();
     await this.store.close();
