@@ -23,6 +23,11 @@ t.test("the devnet genesis and its JSON round trip", async (t) => {
   t.same(g.allocations.map((a) => a.amount), [DEVNET_SUPPLY / 2n, DEVNET_SUPPLY / 2n], "half to the reserve, half to the sale");
   const back = genesisFromJSON(JSON.parse(JSON.stringify(genesisToJSON(g))));
   t.equal(hex(blockHash(genesisBlock(back).header)), hex(blockHash(genesisBlock(g).header)), "the parsed file gives the same genesis block");
+  t.same(back.consensus, g.consensus, "every consensus parameter survives the round trip");
+  t.same(back.witness, g.witness, "every witness parameter survives the round trip");
+  t.equal(back.validators[0]!.stake, g.validators[0]!.stake, "the validator's genesis stake survives the round trip");
+  const unstaked = { ...g, validators: [{ ...g.validators[0]!, stake: 0n }] };
+  t.not(hex(genesisBlock(unstaked).header.stateRoot), hex(genesisBlock(g).header.stateRoot), "the genesis stake is part of the state root");
 });
 
 t.test("every malformed field is named", async (t) => {
@@ -37,6 +42,15 @@ t.test("every malformed field is named", async (t) => {
     ["allocations over 2^128", { allocations: [{ ...(good.allocations as object[])[0]!, amount: (2n ** 127n).toString() }, { ...(good.allocations as object[])[0]!, amount: (2n ** 127n).toString() }] }, "genesis.allocations[1].amount"],
     ["validator key", { validators: [{ publicKey: "00" }] }, "genesis.validators[0].publicKey"],
     ["no validators", { validators: [] }, "genesis.validators"],
+    ["validator stake", { validators: [{ ...(good.validators as object[])[0]!, stake: "-5" }] }, "genesis.validators[0].stake"],
+    ["a validator twice", { validators: [(good.validators as object[])[0]!, (good.validators as object[])[0]!] }, "genesis.validators"],
+    ["the old top-level block reward", { blockReward: "0" }, "genesis.blockReward"],
+    ["a consensus parameter out of range", { consensus: { delegates: 0 } }, "genesis.consensus.delegates"],
+    ["an unknown consensus parameter", { consensus: { epochs: 3 } }, "genesis.consensus.epochs"],
+    ["a witness parameter not a string", { witness: { segmentLength: 10 } }, "genesis.witness.segmentLength"],
+    ["a witness parameter out of range", { witness: { segmentLength: "0" } }, "genesis.witness.segmentLength"],
+    ["a witness fraction above one", { witness: { uncleReward: { numerator: "5", denominator: "4" } } }, "genesis.witness.uncleReward.numerator"],
+    ["an unknown witness parameter", { witness: { difficulty: "1" } }, "genesis.witness.difficulty"],
   ];
   for (const [what, change, field] of cases) {
     try {
