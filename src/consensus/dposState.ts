@@ -318,11 +318,17 @@ export class DposState {
 
   /**
    * Checks a staking operation against the state as it is (for the mempool):
-   * throws the error the block would. Evidence signatures are not checked here.
+   * throws the error the block would; returns the signatures it relies on
+   * (evidence's votes), for the caller to verify.
    */
-  checkOp(op: StakeOp, chainId: string): void {
-    const work = new Map<string, Staker>();
-    this.applyOp(op, this.height + 1n, work, this.discipline_.clone(), [], [], chainId, () => true);
+  checkOp(op: StakeOp, chainId: string): NeededSignature[] {
+    const signatures: NeededSignature[] = [];
+    const collect: VerifySignature = (signature, message, publicKey) => {
+      signatures.push({ message, publicKey, signature, field: `${op.field}.signature` });
+      return true;
+    };
+    this.applyOp(op, this.height + 1n, new Map(), this.discipline_.clone(), [], [], chainId, collect);
+    return signatures;
   }
 
   // ---------------------------------------------------------- transition

@@ -330,9 +330,9 @@ export class Ledger implements CoinView {
     return this.coins.get(outpointId(outpoint));
   }
 
-  /** Checks a staking transaction's operation against the staking state at the tip (the mempool's check). */
-  checkStakeOp(op: StakeOp): void {
-    this.dpos_.checkOp(op, this.params.chainId);
+  /** Checks a staking transaction's operation against the staking state at the tip (the mempool's check); returns the signatures it relies on. */
+  checkStakeOp(op: StakeOp): PendingSignature[] {
+    return this.dpos_.checkOp(op, this.params.chainId);
   }
 
   /** Removes `gone` from the coin caches and adds `added`. */

@@ -42,8 +42,8 @@ export interface MempoolLedger extends CoinView {
   /** Changes whenever the unspent coins change (Ledger.coinVersion). */
   readonly coinVersion: number;
   txLocation(id: Uint8Array): Promise<unknown>;
-  /** Throws the error a block would for a staking operation against the current staking state (Ledger.checkStakeOp). */
-  checkStakeOp(op: StakeOp): void;
+  /** Throws the error a block would for a staking operation against the current staking state; returns the signatures it relies on (Ledger.checkStakeOp). */
+  checkStakeOp(op: StakeOp): PendingSignature[];
 }
 
 /** The key a staking operation concerns: one pending operation per key. */
@@ -117,15 +117,19 @@ export class Mempool {
     return this.verifiedSignatures.has(signatureKey(item.message, item.publicKey, item.signature));
   }
 
-  /** Checks the mempool's own rules that need no await: duplicates and conflicts, spent outpoints and staking keys. */
-  private checkConflicts(tx: Transaction, key: string, field: string, op: StakeOp | undefined): string[] {
+  /**
+   * Checks the mempool's own rules that need no await: duplicates and
+   * conflicts, spent outpoints and staking keys, the staking rules. Returns
+   * the spent outpoints; the staking operation's signatures go to `needed`.
+   */
+  private checkConflicts(tx: Transaction, key: string, field: string, op: StakeOp | undefined, needed: PendingSignature[] = []): string[] {
     if (this.entries.has(key)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(txId(tx))} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
     if (op !== undefined) {
       const other = this.entries.get(this.staking.get(stakeKeyOf(op)) ?? "");
       if (other !== undefined) {
         throw new CasError(MempoolErrorCode.STAKE_PENDING, `${op.field}: ${toHex(other.id)} in the mempool already concerns this key; wait for it to be committed`, { field: op.field, peer: { verdict: "ignore", score: 0 } });
       }
-      this.ledger.checkStakeOp(op);
+      needed.push(...this.ledger.checkStakeOp(op));
     }
     return tx.inputs.map((input, i) => {
       const k = outpointId(input.prevout);
@@ -145,7 +149,8 @@ export class Mempool {
     const op = validateTxStructure(tx, this.ledger.params.chainId, field);
     const id = txId(tx);
     const idKey = bytesKey(id);
-    this.checkConflicts(tx, idKey, field, op);
+    const staking: PendingSignature[] = [];
+    this.checkConflicts(tx, idKey, field, op, staking);
     const size = encodeTx(tx).length;
     if (tx.fee < this.minFeePerByte * BigInt(size)) {
       throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size)} (${this.minFeePerByte} per byte × ${size} bytes)`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
@@ -163,7 +168,9 @@ export class Mempool {
       throw e;
     }
     const message = signingMessage(id);
+    // The transaction's signatures, and evidence's votes: a forged vote must not reach a block.
     const items: PendingSignature[] = checks.map((c, i) => ({ message, publicKey: c.publicKey, signature: c.signature, field: `${field}.signatures[${i}]` }));
+    items.push(...staking);
     const verdicts = await this.verify(items);
     verdicts.forEach((ok, i) => {
       if (!ok) throw badSignature(items[i]!.field);

@@ -137,6 +137,8 @@ export class CasNode extends EventEmitter {
    */
   private startConsensus(): void {
     const own = new Set<string>(); // hashes of blocks this node proposed, to clean the mempool if one is refused
+    // After a refused own block that cleaning could not explain, the next proposal is empty: the chain keeps going.
+    let proposeEmpty = false;
     this.driver = new ConsensusDriver(
       { chainId: this.genesis.chainId },
       this.options.blockIntervalMs,
@@ -147,7 +149,8 @@ export class CasNode extends EventEmitter {
         setFor: (height) => this.ledger.dpos.setAt(height),
         propose: async (_height, prevotes) => {
           const time = this.now();
-          const txs = this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
+          const txs = proposeEmpty ? [] : this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
+          proposeEmpty = false;
           let block: Block;
           try {
             block = await proposeOnTip(this.ledger, txs, this.key, time, prevotes);
@@ -168,6 +171,7 @@ export class CasNode extends EventEmitter {
           } catch (e) {
             // Our own block refused: some pooled transaction no longer follows the rules.
             const dropped = own.has(hash) ? this.mempool.revalidate(this.now()) : 0;
+            if (own.has(hash) && dropped === 0) proposeEmpty = true;
             this.log.warn({ height: Number(block.header.height), err: e instanceof Error ? e.message : String(e), dropped }, "proposal refused");
             return false;
           } finally {

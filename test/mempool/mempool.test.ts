@@ -7,8 +7,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keyAddress } from "../../src/crypto/address.js";
-import { generateKeyPair, verify, type KeyPair } from "../../src/crypto/ed25519.js";
-import { CAS, encodeTx, signingMessage, txId, type Transaction } from "../../src/primitives/transaction.js";
+import { generateKeyPair, sign, verify, type KeyPair } from "../../src/crypto/ed25519.js";
+import { CAS, TX_VERSION, TxKind, encodeTx, signingMessage, txId, type Transaction } from "../../src/primitives/transaction.js";
+import { encodeStakePayload, encodeVotePayload } from "../../src/primitives/stake.js";
+import { duplicateVoteEvidence, encodeEvidence, signVote, VoteType } from "../../src/primitives/consensus.js";
+import { DposErrorCode } from "../../src/consensus/dposErrors.js";
 import { RocksStore } from "../../src/ledger/store.js";
 import { Ledger, type PendingSignature, type SignatureVerifier } from "../../src/ledger/ledger.js";
 import { TxErrorCode } from "../../src/ledger/txErrors.js";
@@ -139,4 +142,38 @@ t.test("a block that spends the coin while the signature is being verified makes
   t.equal(await asyncCodeOf(() => pool.admit(pending, T0 + 2000n)), TxErrorCode.INPUT_MISSING, "the input is checked again after the wait, and is gone");
   t.not(ledger.coinVersion, version, "the block changed the coin version");
   t.equal(pool.size, 0, "nothing was admitted");
+});
+
+t.test("staking transactions: the staking rules at admission, evidence votes verified, one pending per key", async (t) => {
+  const { ledger, sale, validator } = await setup(t);
+  const coins = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  const pool = new Mempool(ledger, verifier, { minFeePerByte: 1n });
+  const staking = (coin: SpendableCoin, kind: TxKind, payload: Uint8Array, bonded = 0n): Transaction => signTransaction({
+    version: TX_VERSION, chainId: CHAIN, kind, expiresAt: T0 + 10n ** 9n,
+    inputs: [{ prevout: { txId: coin.outpoint.slice(0, 32), index: new DataView(coin.outpoint.buffer, coin.outpoint.byteOffset + 32, 4).getUint32(0, true) }, unlock: new Uint8Array(0) }],
+    outputs: [{ address: keyAddress(sale.publicKey), currency: CAS, amount: coin.coin.output.amount - 5_000n - bonded }],
+    fee: 5_000n, message: new Uint8Array(0), declarations: [], payload, signatures: [],
+  }, [sale]);
+  const stake = (amount: bigint, coin: SpendableCoin) => staking(coin, TxKind.Stake, encodeStakePayload({ publicKey: sale.publicKey, amount }), amount);
+  const unstake = (amount: bigint, coin: SpendableCoin) => staking(coin, TxKind.Unstake, encodeStakePayload({ publicKey: sale.publicKey, amount }));
+
+  t.equal(await asyncCodeOf(() => pool.admit(unstake(1n, coins[0]!), T0)), DposErrorCode.STAKE_INSUFFICIENT, "unstaking with nothing bonded");
+  t.equal(await asyncCodeOf(() => pool.admit(staking(coins[0]!, TxKind.VoteDelegate, encodeVotePayload({ voter: sale.publicKey, candidates: [] })), T0)), DposErrorCode.VOTE_WITHOUT_STAKE, "voting with nothing bonded");
+  await pool.admit(stake(10_000n, coins[0]!), T0);
+  t.equal(await asyncCodeOf(() => pool.admit(stake(20_000n, coins[1]!), T0)), MempoolErrorCode.STAKE_PENDING, "a second staking transaction of the same key waits");
+
+  // Evidence against the validator: two prevotes for different blocks at height 2 (the next block).
+  const vote = (fill: number) => signVote({ type: VoteType.Prevote, chainId: CHAIN, height: 2n, round: 0, blockHash: new Uint8Array(32).fill(fill), validator: validator.publicKey }, (m) => sign(m, validator.secretKey));
+  const real = duplicateVoteEvidence(vote(1), vote(2));
+  const forged = duplicateVoteEvidence(vote(1), { ...vote(3), signature: new Uint8Array(64).fill(7) });
+  t.equal(await asyncCodeOf(() => pool.admit(staking(coins[2]!, TxKind.Evidence, encodeEvidence(forged)), T0)), TxErrorCode.SIGNATURE_INVALID, "evidence with a forged vote never enters the pool");
+  t.equal(pool.size, 1, "nothing kept from the failures");
+  await pool.admit(staking(coins[2]!, TxKind.Evidence, encodeEvidence(real)), T0);
+  t.equal(pool.size, 2, "real evidence is admitted");
+  const b = await assembleBlock(ledger, pool.select(10, 1 << 20, T0), validator, T0 + 2000n);
+  await ledger.connectBlock(b.block, b.commit, verifier);
+  pool.removeForBlock(b.block.txs, b.block.header.timestamp);
+  t.equal(ledger.dpos.staker(sale.publicKey)?.bonded, 10_000n, "the stake is committed");
+  t.ok(ledger.dpos.discipline.isBarred(validator.publicKey), "the evidence is committed: the validator is barred");
+  t.equal(pool.size, 0, "both left the pool with the block");
 });
