@@ -34,11 +34,27 @@ const BY_CODE: Readonly<Record<string, number>> = {
   WITNESS_UNCLE_UNKNOWN: 409,
   WITNESS_TIME_FUTURE: 409,
   WITNESS_NOT_FOUND: 404,
+  // A staking transaction that breaks a staking rule against the current state
+  // (dposErrors.ts), or whose evidence proves no equivocation (validatorSet.ts).
+  CONSENSUS_STAKE_INSUFFICIENT: 422,
+  CONSENSUS_VOTE_WITHOUT_STAKE: 422,
+  CONSENSUS_TOO_MANY_CANDIDATES: 422,
+  CONSENSUS_UNBONDING_LIMIT: 422,
+  CONSENSUS_EVIDENCE_HEIGHT: 422,
+  CONSENSUS_EVIDENCE_DUPLICATE: 422,
+  CONSENSUS_BAD_PREVOTE: 422,
+  CONSENSUS_NOT_A_DELEGATE: 422,
+  CONSENSUS_DUPLICATE_KEY: 422,
+  EVIDENCE_INVALID: 422,
+  // Another staking transaction for the same key is pooled: it may be accepted once that one is committed.
+  MEMPOOL_STAKE_PENDING: 409,
 };
 
 /**
  * The HTTP status of an error code: malformed input (codec, addresses, hex,
- * JSON) is 400; a well-formed transaction or witness that breaks a rule is 422;
+ * JSON) is 400; a well-formed transaction or witness that breaks a rule is 422
+ * (the staking rules' CONSENSUS_ codes are listed one by one above: that
+ * prefix also names errors of bad input, such as a consensus parameter);
  * conflicts 409; a node that cannot take it now 503.
  */
 export function httpStatus(code: string): number {

@@ -2,7 +2,7 @@
 //   POST /tx                      submit a transaction (JSON form, or {"hex": …})
 //   GET  /tx/:id                  a transaction, pending or committed
 //   GET  /block/:heightOrHash     a block
-//   GET  /address/:address        balances and unspent outputs
+//   GET  /address/:address        balances, stake and unspent outputs (?publicKey=hex: the staking record too)
 //   GET  /proof/tx/:id            inclusion proof of a committed transaction
 //   GET  /proof/balance/:address  balance proof (?currency=hex) at the tip
 //   GET  /status                  chain, tip, ledger header, mempool
@@ -10,17 +10,21 @@
 //   POST /witness                 submit a mined witness ({"hex": …} or the JSON form)
 //   GET  /witness/tip             the best witness (most work)
 //   GET  /witness/:height         the main-chain witness at a witness height
+//   GET  /validators              the delegate set of the next block, the candidates ranked, the discipline lists
+//   GET  /epoch                   the epoch of the next block: its bounds, blocks left to the election, seats
 // Errors are JSON {code, message}; the status comes from one table
 // (httpStatus below). Amounts are decimal strings, bytes hex.
 
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { CasError } from "../errors.js";
-import { addressBytes, decodeAddress, encodeAddress, type Address } from "../crypto/address.js";
-import { fromHex, toHex } from "../crypto/bytes.js";
+import { addressBytes, decodeAddress, encodeAddress, keyAddress, type Address } from "../crypto/address.js";
+import { bytesKey, equalBytes, fromHex, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { blockHash, type Block } from "../primitives/block.js";
 import { CAS, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
 import { stateKey } from "../ledger/stateTree.js";
+import { BONDED_CURRENCY, UNBONDING_CURRENCY } from "../consensus/dposState.js";
+import { epochOf } from "../consensus/params.js";
 import { balanceProofToJSON, ledgerHeaderToJSON, txProofToJSON } from "../chain/proofs.js";
 import type { Genesis } from "../chain/genesis.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -45,6 +49,9 @@ export interface ApiBackend {
 
 /** Largest request body: a transaction's JSON form at its size limit fits. */
 export const BODY_LIMIT = 512 * 1024;
+
+/** Currency ids (hex) of the stake pseudo-balances, which /address shows apart from the balances. */
+const STAKE_CURRENCIES: ReadonlySet<string> = new Set([toHex(BONDED_CURRENCY), toHex(UNBONDING_CURRENCY)]);
 
 function notFound(field: string, what: string): CasError {
   return new CasError(ApiErrorCode.NOT_FOUND, `${field}: ${what} not found`, { field });
@@ -123,14 +130,34 @@ export function buildApi(node: ApiBackend): FastifyInstance {
     return blockToJSON(block, addresses);
   });
 
-  app.get<{ Params: { address: string } }>("/address/:address", async (req) => {
+  // Bonded and unbonding stake are balances of two pseudo-currencies in the
+  // state tree (dposState.ts); they are shown under `stake` ({bonded,
+  // unbonding}), not as tokens. An address is a hash of its key, so the
+  // staking record can only be found from the key: ?publicKey=HEX (the
+  // address's own key, else 400) adds stake.unbondingEntries [{amount,
+  // release}] and stake.vote [hex keys].
+  app.get<{ Params: { address: string }; Querystring: { publicKey?: string } }>("/address/:address", async (req) => {
     const address = decodeAddress(req.params.address, network, "address");
+    const publicKey = req.query.publicKey === undefined ? undefined : fromHex(req.query.publicKey, "publicKey", 32);
+    if (publicKey !== undefined && !equalBytes(addressBytes(keyAddress(publicKey)), addressBytes(address))) {
+      throw new CasError(ApiErrorCode.BAD_PARAM, `publicKey: the key's address is ${encodeAddress(keyAddress(publicKey), network)}, not ${req.params.address}`, { field: "publicKey" });
+    }
     const balances = await node.ledger.balances(address);
     const unspent = await node.ledger.unspentOf(address);
+    const stake: Record<string, unknown> = {
+      bonded: (balances.get(toHex(BONDED_CURRENCY)) ?? 0n).toString(),
+      unbonding: (balances.get(toHex(UNBONDING_CURRENCY)) ?? 0n).toString(),
+    };
+    if (publicKey !== undefined) {
+      const staker = node.ledger.dpos.staker(publicKey);
+      stake.unbondingEntries = (staker?.unbonding ?? []).map((u) => ({ amount: u.amount.toString(), release: u.release.toString() }));
+      stake.vote = (staker?.vote ?? []).map(toHex);
+    }
     return {
       address: encodeAddress(address, network),
       height: node.ledger.tip.height.toString(),
-      balances: Object.fromEntries([...balances].map(([c, v]) => [c, v.toString()])),
+      balances: Object.fromEntries([...balances].filter(([c]) => !STAKE_CURRENCIES.has(c)).map(([c, v]) => [c, v.toString()])),
+      stake,
       unspent: unspent.map((u) => ({
         txId: toHex(u.outpoint.subarray(0, 32)), index: new DataView(u.outpoint.buffer, u.outpoint.byteOffset + 32, 4).getUint32(0, true),
         currency: toHex(u.coin.output.currency), amount: u.coin.output.amount.toString(), height: u.coin.height.toString(),
@@ -154,9 +181,8 @@ export function buildApi(node: ApiBackend): FastifyInstance {
   app.get<{ Params: { address: string }; Querystring: { currency?: string } }>("/proof/balance/:address", async (req) => {
     const address = decodeAddress(req.params.address, network, "address");
     const currency = req.query.currency === undefined ? CAS : fromHex(req.query.currency, "currency", 32);
-    // Read the tip and prove in one synchronous step, so both are of the same height.
-    const tip = node.ledger.tip;
-    const state = node.ledger.state.prove(stateKey(addressBytes(address), currency));
+    // The tree and the tip of one committed height (not mid-commit, nothing staged).
+    const { tip, state } = await node.ledger.atTip((tree, tip) => ({ tip, state: tree.prove(stateKey(addressBytes(address), currency)) }));
     const proof = { address, currency, amount: state.value ?? 0n, height: tip.height, state };
     return { proof: balanceProofToJSON(proof, network), ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader) };
   });
@@ -189,6 +215,63 @@ export function buildApi(node: ApiBackend): FastifyInstance {
     const w = node.witness.mainAt(BigInt(req.params.height));
     if (w === undefined) throw notFound("height", `witness ${req.params.height}`);
     return knownWitnessToJSON(w);
+  });
+
+  // The staking state is replaced whole after each block, never changed in
+  // place: one read of `ledger.dpos` gives a consistent picture of one height.
+  // Amounts are decimal strings of base units; heights decimal strings.
+  //
+  // GET /validators → { height (tip), nextHeight, delegates: [{ publicKey,
+  // address, weight, bonded, votes, blacklisted, disagreements, misses,
+  // blacklistings }] (the set that decides the next block, ascending key),
+  // candidates: [{ publicKey, address, votes, stake }] (the ranking an
+  // election would use now), blacklisted: [hex], barred: [hex], totalWeight,
+  // quorum (the least weight that is more than 2/3 of totalWeight) }.
+  app.get("/validators", async () => {
+    const dpos = node.ledger.dpos;
+    const set = dpos.delegates;
+    const ranking = dpos.ranking();
+    // A delegate that is no candidate (below the POS minimum) gets no votes (election.ts rule 3).
+    const votes = new Map(ranking.map((d) => [bytesKey(d.publicKey), d.votes]));
+    const address = (key: Uint8Array): string => encodeAddress(keyAddress(key), network);
+    return {
+      height: dpos.height.toString(),
+      nextHeight: (dpos.height + 1n).toString(),
+      delegates: set.validators.map((v) => {
+        const record = dpos.discipline.record(v.publicKey);
+        return {
+          publicKey: toHex(v.publicKey), address: address(v.publicKey), weight: v.weight.toString(),
+          bonded: (dpos.staker(v.publicKey)?.bonded ?? 0n).toString(), votes: (votes.get(bytesKey(v.publicKey)) ?? 0n).toString(),
+          blacklisted: dpos.discipline.isBlacklisted(v.publicKey),
+          disagreements: record.disagreements, misses: record.misses, blacklistings: record.blacklistings,
+        };
+      }),
+      candidates: ranking.map((d) => ({ publicKey: toHex(d.publicKey), address: address(d.publicKey), votes: d.votes.toString(), stake: d.stake.toString() })),
+      blacklisted: dpos.discipline.blacklisted().map(toHex),
+      barred: dpos.discipline.barred().map(toHex),
+      totalWeight: set.totalWeight.toString(),
+      // ValidatorSet.hasQuorum: 3w > 2·total, whose least integer solution is floor(2·total / 3) + 1.
+      quorum: ((set.totalWeight * 2n) / 3n + 1n).toString(),
+    };
+  });
+
+  // GET /epoch → { height (tip), epoch (of the next block), epochLength,
+  // firstHeight, lastHeight (the epoch's last block, where the next set is
+  // elected), blocksLeft (lastHeight − tip), delegates (seats, K), setSince
+  // (the height from which the current set decides blocks) }.
+  app.get("/epoch", async () => {
+    const dpos = node.ledger.dpos;
+    const p = dpos.params;
+    const next = dpos.height + 1n;
+    const epoch = epochOf(next, p);
+    const length = BigInt(p.epochLength);
+    const last = (epoch + 1n) * length;
+    const since = dpos.setChanges().filter((c) => c.from <= next).at(-1)!.from;
+    return {
+      height: dpos.height.toString(), epoch: epoch.toString(), epochLength: p.epochLength,
+      firstHeight: (epoch * length + 1n).toString(), lastHeight: last.toString(), blocksLeft: (last - dpos.height).toString(),
+      delegates: p.delegates, setSince: since.toString(),
+    };
   });
 
   app.get("/status", async () => {

@@ -1,13 +1,18 @@
 // Building and signing transactions for a key: coin selection that merges
-// before spending (the fewest inputs that cover amount and fee) and a
+// before spending (the fewest inputs that cover amount and fee), a
 // consolidation builder that merges all of an address's outputs of one
-// currency into one (merging after). Fees are the encoded size times a rate.
+// currency into one (merging after), and the staking transactions (stake,
+// unstake, vote-delegate, evidence), whose CAS inputs pay the fee and, for a
+// stake, the bonded amount. Fees are the encoded size times a rate.
 
 import { CasError } from "../errors.js";
 import { keyAddress, type Address } from "../crypto/address.js";
 import { toHex } from "../crypto/bytes.js";
 import { sign, type KeyPair } from "../crypto/ed25519.js";
 import { CAS, TX_VERSION, TxKind, encodeTx, signingMessage, txId, type Transaction, type TxOutput } from "../primitives/transaction.js";
+import { decodeVotePayload, encodeStakePayload, encodeVotePayload } from "../primitives/stake.js";
+import { encodeEvidence, type DuplicateVoteEvidence } from "../primitives/consensus.js";
+import { CodecErrorCode } from "../primitives/errors.js";
 import type { Coin } from "../ledger/txRules.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 
@@ -18,19 +23,40 @@ export interface SpendableCoin {
   readonly coin: Coin;
 }
 
-export interface TransferRequest {
+/** What every builder takes: the key that pays and signs, its coins, the fee and the expiry. */
+export interface TxRequest {
   readonly chainId: string;
   readonly key: KeyPair;
   /** The key's unspent outputs (any currencies). */
   readonly coins: readonly SpendableCoin[];
-  readonly to: Address;
-  readonly currency: Uint8Array;
-  readonly amount: bigint;
   /** Fixed fee, or computed from `feePerByte`. */
   readonly fee?: bigint;
   readonly feePerByte: bigint;
   readonly expiresAt: bigint;
   readonly message?: Uint8Array;
+}
+
+export interface TransferRequest extends TxRequest {
+  readonly to: Address;
+  readonly currency: Uint8Array;
+  readonly amount: bigint;
+}
+
+/** A stake (amount to bond) or an unstake (amount to start unbonding), for the request's key. */
+export interface StakeRequest extends TxRequest {
+  /** CAS base units, at least 1. */
+  readonly amount: bigint;
+}
+
+/** A delegate vote by the request's key; it replaces its earlier vote. */
+export interface VoteRequest extends TxRequest {
+  /** Candidates' public keys, distinct, at most MAX_VOTE_CANDIDATES; none withdraws the vote. */
+  readonly candidates: readonly Uint8Array[];
+}
+
+/** Evidence of a delegate's equivocation, submitted (and its fee paid) by the request's key. */
+export interface EvidenceRequest extends TxRequest {
+  readonly evidence: DuplicateVoteEvidence;
 }
 
 const isCas = (c: Uint8Array): boolean => c.every((b) => b === 0);
@@ -60,6 +86,13 @@ export function selectCoins(coins: readonly SpendableCoin[], currency: Uint8Arra
   return chosen;
 }
 
+/** The fewest coins of `currency` covering `need`, and the change back to `self` (none when they cover it exactly). */
+function fund(coins: readonly SpendableCoin[], currency: Uint8Array, need: bigint, self: Address): { inputs: SpendableCoin[]; change: TxOutput[] } {
+  const inputs = selectCoins(coins, currency, need);
+  const change = inputs.reduce((s, c) => s + c.coin.output.amount, 0n) - need;
+  return { inputs, change: change > 0n ? [{ address: self, currency, amount: change }] : [] };
+}
+
 function outpointOf(key: Uint8Array): { txId: Uint8Array; index: number } {
   return { txId: key.slice(0, 32), index: new DataView(key.buffer, key.byteOffset + 32, 4).getUint32(0, true) };
 }
@@ -70,12 +103,12 @@ export function signTransaction(tx: Transaction, keys: readonly KeyPair[]): Tran
   return { ...tx, signatures: keys.map((k) => ({ publicKey: k.publicKey, signature: sign(message, k.secretKey) })) };
 }
 
-/** A transfer spending `inputs` into `outputs`, signed by the request's key. */
-function signedTransfer(req: Omit<TransferRequest, "to" | "amount">, inputs: readonly SpendableCoin[], outputs: TxOutput[], fee: bigint): Transaction {
+/** A transaction of `kind` spending `inputs` into `outputs`, signed by the request's key (the inputs' owner and any payload's). */
+function signedTx(req: TxRequest, kind: TxKind, payload: Uint8Array, inputs: readonly SpendableCoin[], outputs: TxOutput[], fee: bigint): Transaction {
   return signTransaction({
-    version: TX_VERSION, chainId: req.chainId, kind: TxKind.Transfer, expiresAt: req.expiresAt,
+    version: TX_VERSION, chainId: req.chainId, kind, expiresAt: req.expiresAt,
     inputs: inputs.map((c) => ({ prevout: outpointOf(c.outpoint), unlock: new Uint8Array(0) })),
-    outputs, fee, message: req.message ?? new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
+    outputs, fee, message: req.message ?? new Uint8Array(0), declarations: [], payload, signatures: [],
   }, [req.key]);
 }
 
@@ -106,12 +139,11 @@ export function buildTransfer(req: TransferRequest): Transaction {
     const outputs: TxOutput[] = [{ address: req.to, currency: req.currency, amount: req.amount }];
     for (const [currency, need] of needs.values()) {
       if (need === 0n) continue;
-      const chosen = selectCoins(req.coins, currency, need);
-      inputs.push(...chosen);
-      const change = chosen.reduce((s, c) => s + c.coin.output.amount, 0n) - need;
-      if (change > 0n) outputs.push({ address: self, currency, amount: change });
+      const funded = fund(req.coins, currency, need, self);
+      inputs.push(...funded.inputs);
+      outputs.push(...funded.change);
     }
-    return signedTransfer(req, inputs, outputs, fee);
+    return signedTx(req, TxKind.Transfer, new Uint8Array(0), inputs, outputs, fee);
   }, req.fee, req.feePerByte);
 }
 
@@ -119,7 +151,7 @@ export function buildTransfer(req: TransferRequest): Transaction {
  * Merges every output of `currency` held by the key into one (paying the fee
  * from them when the currency is CAS, else from the fewest CAS coins).
  */
-export function buildConsolidation(req: Omit<TransferRequest, "to" | "amount">): Transaction {
+export function buildConsolidation(req: TxRequest & { readonly currency: Uint8Array }): Transaction {
   const self = keyAddress(req.key.publicKey);
   const merging = req.coins.filter((c) => toHex(c.coin.output.currency) === toHex(req.currency));
   if (merging.length < 2) {
@@ -135,12 +167,56 @@ export function buildConsolidation(req: Omit<TransferRequest, "to" | "amount">):
     } else {
       outputs.push({ address: self, currency: req.currency, amount: total });
       if (fee > 0n) {
-        const cas = selectCoins(req.coins, CAS, fee);
-        inputs.push(...cas);
-        const change = cas.reduce((s, c) => s + c.coin.output.amount, 0n) - fee;
-        if (change > 0n) outputs.push({ address: self, currency: CAS, amount: change });
+        const funded = fund(req.coins, CAS, fee, self);
+        inputs.push(...funded.inputs);
+        outputs.push(...funded.change);
       }
     }
-    return signedTransfer(req, inputs, outputs, fee);
+    return signedTx(req, TxKind.Transfer, new Uint8Array(0), inputs, outputs, fee);
   }, req.fee, req.feePerByte);
+}
+
+/**
+ * A staking transaction of `kind` with `payload`: CAS inputs covering
+ * `bonding` (what a stake locks) and the fee, change back to the key. Even a
+ * zero fee spends one input: every user transaction spends one (txRules).
+ * With no change it has no outputs, which only staking kinds may.
+ */
+function buildStaking(req: TxRequest, kind: TxKind, payload: Uint8Array, bonding: bigint): Transaction {
+  const self = keyAddress(req.key.publicKey);
+  return withFee((fee) => {
+    const { inputs, change } = fund(req.coins, CAS, bonding + fee, self);
+    return signedTx(req, kind, payload, inputs, change, fee);
+  }, req.fee, req.feePerByte);
+}
+
+/** The stake payload's amount, checked here as the node's decoder would (at least one base unit). */
+function stakeAmount(amount: bigint): bigint {
+  if (amount < 1n) throw new CasError(CodecErrorCode.BAD_AMOUNT, `amount: expected at least 1 base unit, got ${amount}`, { field: "amount" });
+  return amount;
+}
+
+/** Bonds `amount` CAS of the key as its stake; the inputs cover the amount and the fee. */
+export function buildStake(req: StakeRequest): Transaction {
+  const payload = encodeStakePayload({ publicKey: req.key.publicKey, amount: stakeAmount(req.amount) });
+  return buildStaking(req, TxKind.Stake, payload, req.amount);
+}
+
+/** Starts unbonding `amount` of the key's bonded stake; the inputs cover only the fee. */
+export function buildUnstake(req: StakeRequest): Transaction {
+  const payload = encodeStakePayload({ publicKey: req.key.publicKey, amount: stakeAmount(req.amount) });
+  return buildStaking(req, TxKind.Unstake, payload, 0n);
+}
+
+/** Replaces the key's delegate vote with `candidates` (none withdraws it); the inputs cover the fee. */
+export function buildVoteDelegate(req: VoteRequest): Transaction {
+  const payload = encodeVotePayload({ voter: req.key.publicKey, candidates: req.candidates });
+  // Decoded as the node will: a repeated candidate or too many fail here, naming payload.candidates.
+  decodeVotePayload(payload);
+  return buildStaking(req, TxKind.VoteDelegate, payload, 0n);
+}
+
+/** Submits `evidence` of an equivocation; the key pays the fee (anyone may submit evidence). */
+export function buildEvidence(req: EvidenceRequest): Transaction {
+  return buildStaking(req, TxKind.Evidence, encodeEvidence(req.evidence), 0n);
 }

@@ -11,6 +11,7 @@ import { powCommand } from "./commands/pow.js";
 import { selfcheckCommand } from "./commands/selfcheck.js";
 import { nodeCommands } from "./commands/node.js";
 import { walletCommands } from "./commands/wallet.js";
+import { stakeCommands } from "./commands/stake.js";
 import { proofCommands } from "./commands/proof.js";
 import { mineCommand } from "./commands/mine.js";
 import { PoolErrorCode } from "../workers/errors.js";
@@ -22,7 +23,7 @@ export const EXIT_INTERRUPTED = 130;
 
 export function buildProgram(): Command {
   const program = new Command("cas")
-    .description("CAS blockchain node: UTXO ledger on RocksDB, wallet, light-client proofs, witness mining, and the WebAssembly core's tools")
+    .description("CAS blockchain node: UTXO ledger on RocksDB, wallet, staking, light-client proofs, witness mining, and the WebAssembly core's tools")
     .version("0.1.0", "-V, --version")
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   selfcheckCommand(program);
   nodeCommands(program);
   walletCommands(program);
+  stakeCommands(program);
   proofCommands(program);
   mineCommand(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

@@ -241,6 +241,8 @@ export class Ledger implements CoinView {
    * again; anything else that reads or changes the tree puts them back first.
    */
   private staged: Prepared | undefined;
+  /** The write batch in progress (a block's balances are in the tree before its tip is). */
+  private writing: Promise<unknown> | undefined;
 
   private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number) {
     this.unspent = createOutpointSet({ expected });
@@ -303,6 +305,22 @@ export class Ledger implements CoinView {
   get stateRoot(): Uint8Array {
     this.unstage();
     return this.tree.root;
+  }
+
+  /**
+   * Marks `written` as the write in progress until the returned function is
+   * called (after the tip moves), so atTip readers wait for both.
+   */
+  private watch(written: Promise<unknown>): () => void {
+    let release!: () => void;
+    const settled = new Promise<void>((resolve) => (release = resolve));
+    this.writing = settled;
+    void written.catch(() => undefined);
+    return () => {
+      if (this.writing === settled) this.writing = undefined;
+      // Readers resume after the caller's synchronous tail (the tip move).
+      queueMicrotask(release);
+    };
   }
 
   /** Puts back the balances of a staged block. */
@@ -508,7 +526,7 @@ export class Ledger implements CoinView {
    */
   async validateBlock(block: Block, verify: SignatureVerifier): Promise<void> {
     this.unstage();
-    await this.prepare(block, undefined, verify, true);
+    await this.prepare(block, verify);
   }
 
   /**
@@ -517,27 +535,37 @@ export class Ledger implements CoinView {
    * failure nothing changes.
    */
   async connectBlock(block: Block, commit: Commit, verify: SignatureVerifier): Promise<Tip> {
-    const staged = this.staged;
     const hash = blockHash(block.header);
-    if (staged !== undefined && staged.parent === this.tip_ && equalBytes(staged.hash, hash)) {
-      // Validated already: only its own certificate is new.
-      this.staged = undefined;
-      try {
-        const pending = this.certificateSignatures(commit, block.header.height, hash, `block ${block.header.height}.commit`);
-        const verdicts = await verify(pending);
-        verdicts.forEach((ok, j) => {
-          if (!ok) throw blockFail(BlockErrorCode.BAD_COMMIT, pending[j]!.field, "signature does not verify");
-        });
-        if (this.tip_ !== staged.parent) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `block ${block.header.height}.previousHash`, "the tip moved while the block was checked");
-      } catch (e) {
-        this.applyBalances(staged.effects, "before");
-        throw e;
+    const field = `block ${block.header.height}.commit`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // A block validated already (the BFT decision that follows its validation) is not checked again.
+      let staged = this.staged;
+      if (staged === undefined || staged.parent !== this.tip_ || !equalBytes(staged.hash, hash)) {
+        this.unstage();
+        staged = await this.prepare(block, verify);
       }
-      return this.commit(block, hash, commit, staged.effects, staged.tip, [], staged);
+      const pending = this.certificateSignatures(commit, block.header.height, hash, field);
+      const verdicts = await verify(pending);
+      verdicts.forEach((ok, j) => {
+        if (!ok) throw blockFail(BlockErrorCode.BAD_COMMIT, pending[j]!.field, "signature does not verify");
+      });
+      // A reader of the tree (a proof) puts a staged block's balances back; then the block is checked again.
+      if (this.staged === staged && this.tip_ === staged.parent) {
+        this.staged = undefined;
+        return this.commit(block, hash, commit, staged.effects, staged.tip, [], staged);
+      }
     }
+    throw blockFail(BlockErrorCode.BAD_PREVIOUS, `block ${block.header.height}.previousHash`, "the ledger kept changing while the block was checked");
+  }
+
+  /**
+   * Runs `read` on the balance tree and the tip of one committed height: after
+   * any write in progress, with no block staged, in one synchronous step.
+   */
+  async atTip<T>(read: (tree: StateTree, tip: Tip) => T): Promise<T> {
+    while (this.writing !== undefined) await this.writing;
     this.unstage();
-    const prepared = await this.prepare(block, commit, verify);
-    return this.commit(block, prepared.hash, commit, prepared.effects, prepared.tip, [], prepared);
+    return read(this.tree, this.tip_);
   }
 
   /** The signatures of certificate `c` of block `hash` at `height` to verify, after its structure and weight are checked against the set of that height. */
@@ -555,11 +583,11 @@ export class Ledger implements CoinView {
   }
 
   /**
-   * Every check of connectBlock; leaves the block's balances applied to the
-   * tree: the caller commits, or with `stage` the block is staged (in the
-   * same synchronous step, so no other task sees the tree in between).
+   * Every check of connectBlock but its own certificate; stages the block
+   * (its balances stay applied to the tree) in the same synchronous step as
+   * they are applied, so no other task sees the tree in between.
    */
-  private async prepare(block: Block, commit: Commit | undefined, verify: SignatureVerifier, stage = false): Promise<Prepared> {
+  private async prepare(block: Block, verify: SignatureVerifier): Promise<Prepared> {
     const h = block.header;
     const tip = this.tip_;
     const field = `block ${h.height}`;
@@ -605,7 +633,7 @@ export class Ledger implements CoinView {
       if (s === OutpointStatus.Missing) throw blockFail(TxErrorCode.INPUT_MISSING, `${field}.txs[${owners[k]}]`, `${toHex(inputKeys[k]!)} is not unspent`);
     });
 
-    // Certificates: the parent's (in the header) and, on commit, the block's own.
+    // The parent's certificate (in the header); the block's own is checked by connectBlock.
     const pending: PendingSignature[] = [];
     // The error each signature's failure is reported with: a certificate's is the block's fault.
     const failCodes: (BlockErrorCode | undefined)[] = [];
@@ -621,7 +649,6 @@ export class Ledger implements CoinView {
       certificate(h.lastCommit, h.height - 1n, h.previousHash, "header.lastCommit");
     }
     const hash = blockHash(h);
-    if (commit !== undefined) certificate(commit, h.height, hash, "commit");
 
     // The staking rules and the reward transaction they imply.
     let payload: RewardPayload;
@@ -690,7 +717,7 @@ export class Ledger implements CoinView {
       parent: tip, block, hash, effects, dpos, settle,
       tip: { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) },
     };
-    if (stage) this.staged = prepared;
+    this.staged = prepared;
     return prepared;
   }
 
@@ -722,6 +749,7 @@ export class Ledger implements CoinView {
     // RocksDB writes on its own thread: the caches are updated meanwhile and
     // put back if the write fails, so the JavaScript thread does not idle.
     const written = this.store.write(ops, true);
+    const done = this.watch(written);
     this.applyCoins(effects.spent, effects.created);
     try {
       await written;
@@ -729,6 +757,8 @@ export class Ledger implements CoinView {
       this.applyCoins(effects.created, effects.spent);
       this.applyBalances(effects, "before");
       throw e;
+    } finally {
+      done();
     }
     this.tip_ = tip;
     if (prepared !== undefined) {
@@ -787,6 +817,7 @@ export class Ledger implements CoinView {
     }
     for (const op of aux) if (op.key[0] !== PREFIX.balance) ops.push(op);
     const written = this.store.write(ops, true);
+    const done = this.watch(written);
     this.applyCoins(created, spent);
     try {
       await written;
@@ -794,6 +825,8 @@ export class Ledger implements CoinView {
       this.applyCoins(spent, created);
       this.applyBalances(effects, "before");
       throw e;
+    } finally {
+      done();
     }
     this.tip_ = prevTip;
     this.dpos_ = await loadDpos(this.store, this.params.consensus);

@@ -1,6 +1,8 @@
 // The wallet as a user drives it: `cas init`, `cas node start`, `cas keys`,
 // `cas send`, `cas balance`, `cas consolidate`, `cas proof` and
-// `cas verify-proof`, all as real child processes against a real node.
+// `cas verify-proof`, all as real child processes against a real node; and
+// the staking builders the staking commands sign with, against the ledger's
+// transaction rules.
 
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -8,6 +10,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { keyAddress } from "../../src/crypto/address.js";
+import { bytesKey } from "../../src/crypto/bytes.js";
+import { generateKeyPair, sign, verify } from "../../src/crypto/ed25519.js";
+import { CAS as CAS_ID, TxKind, encodeTx, outpointId, outpointKey, signingMessage, txId, type Transaction } from "../../src/primitives/transaction.js";
+import { decodeStakePayload, decodeVotePayload } from "../../src/primitives/stake.js";
+import { VoteType, decodeEvidence, duplicateVoteEvidence, encodeEvidence, signVote } from "../../src/primitives/consensus.js";
+import { buildEvidence, buildStake, buildUnstake, buildVoteDelegate, type SpendableCoin } from "../../src/chain/wallet.js";
+import { validateTxInputs, validateTxStructure, type CoinView } from "../../src/ledger/txRules.js";
+import { codeOf, hex, random } from "../helpers.js";
 
 const CAS = fileURLToPath(new URL("../../bin/cas.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "cas-wallet-"));
@@ -114,4 +125,64 @@ t.test("wallet errors: one line naming the argument", async (t) => {
   const wrongPass = spawnSync(process.execPath, [CAS, "send", "--key", sale, "--to", bob, "--amount", "1", "--api", api], { encoding: "utf8", env: { ...env, CAS_PASSPHRASE: "wrong" } });
   t.match(wrongPass.stderr, /wrong passphrase/, "a wrong passphrase is named as such");
   t.equal(wrongPass.status, 1, "and exits 1");
+});
+
+t.test("staking builders: each transaction passes the ledger's rules, conserves CAS and pays its fee rate", async (t) => {
+  const chainId = "cas-wallet";
+  const UNIT = 100_000_000n;
+  const key = generateKeyPair();
+  const self = keyAddress(key.publicKey);
+  const token = random(32);
+  const coin = (amount: bigint, currency = CAS_ID): SpendableCoin => ({
+    outpoint: outpointKey({ txId: random(32), index: 1 }), coin: { output: { address: self, currency, amount }, height: 1n },
+  });
+  const coins = [coin(150_000n * UNIT), coin(5n * UNIT), coin(7n, token)];
+  const byId = new Map(coins.map((c) => [bytesKey(c.outpoint), c.coin]));
+  const view: CoinView = { coin: (o) => byId.get(outpointId(o)) };
+  const base = { chainId, key, coins, feePerByte: 3n, expiresAt: 10_000n };
+  const candidates = [generateKeyPair().publicKey, generateKeyPair().publicKey];
+  const offender = generateKeyPair();
+  const vote = (blockHash: Uint8Array) => signVote({ type: VoteType.Prevote, chainId, height: 5n, round: 0, blockHash, validator: offender.publicKey }, (m) => sign(m, offender.secretKey));
+  const evidence = duplicateVoteEvidence(vote(random(32)), vote(random(32)));
+
+  const cases: [string, Transaction, TxKind, bigint][] = [
+    ["stake", buildStake({ ...base, amount: 120_000n * UNIT }), TxKind.Stake, 120_000n * UNIT],
+    ["unstake", buildUnstake({ ...base, amount: 200_000n * UNIT }), TxKind.Unstake, 0n],
+    ["vote-delegate", buildVoteDelegate({ ...base, candidates }), TxKind.VoteDelegate, 0n],
+    ["vote withdrawal", buildVoteDelegate({ ...base, candidates: [] }), TxKind.VoteDelegate, 0n],
+    ["evidence", buildEvidence({ ...base, evidence }), TxKind.Evidence, 0n],
+  ];
+  for (const [what, tx, kind, bonding] of cases) {
+    t.equal(tx.kind, kind, `${what}: its kind`);
+    const op = validateTxStructure(tx, chainId);
+    t.ok(op !== undefined, `${what}: a staking operation by validateTxStructure`);
+    const checks = validateTxInputs(tx, view, 0n, "tx", undefined, op);
+    t.ok(checks.length === 1 && verify(checks[0]!.signature, signingMessage(txId(tx)), key.publicKey), `${what}: one signature, by the key, that verifies`);
+    const spent = tx.inputs.reduce((s, i) => s + byId.get(outpointId(i.prevout))!.output.amount, 0n);
+    const out = tx.outputs.reduce((s, o) => s + o.amount, 0n);
+    t.equal(spent, out + tx.fee + bonding, `${what}: CAS in = change + fee${bonding > 0n ? " + bonded amount" : ""}`);
+    t.ok(tx.outputs.every((o) => hex(o.address.hash) === hex(self.hash) && hex(o.currency) === hex(CAS_ID)), `${what}: the only output is CAS change to the key`);
+    t.ok(tx.fee >= 3n * BigInt(encodeTx(tx).length), `${what}: fee ${tx.fee} ≥ 3 × ${encodeTx(tx).length} bytes`);
+  }
+  t.same(decodeStakePayload(cases[0]![1].payload), { publicKey: key.publicKey, amount: 120_000n * UNIT }, "stake: the payload names the key and the amount");
+  t.equal(cases[0]![1].inputs.length, 1, "stake: one coin covers amount and fee");
+  t.equal(decodeStakePayload(cases[1]![1].payload).amount, 200_000n * UNIT, "unstake: the amount is the payload's, not paid from the inputs");
+  t.same(decodeVotePayload(cases[2]![1].payload), { voter: key.publicKey, candidates }, "vote-delegate: the voter and the candidates");
+  t.same(decodeVotePayload(cases[3]![1].payload).candidates, [], "a vote with no candidates withdraws");
+  t.same(decodeEvidence(cases[4]![1].payload), decodeEvidence(encodeEvidence(evidence)), "evidence: the payload is the evidence");
+
+  // Exactly amount + fee: no change, so no outputs at all, which a staking kind may have.
+  const exact = coin(1_000n);
+  byId.set(bytesKey(exact.outpoint), exact.coin);
+  const noChange = buildStake({ ...base, coins: [exact], amount: 400n, fee: 600n });
+  t.equal(noChange.outputs.length, 0, "a stake spending exactly amount + fee has no outputs");
+  validateTxInputs(noChange, view, 0n, "tx", undefined, validateTxStructure(noChange, chainId));
+  t.pass("and passes the rules");
+
+  t.equal(codeOf(() => buildStake({ ...base, amount: 150_005n * UNIT })), "TX_UNBALANCED", "a stake of everything leaves nothing for the fee: insufficient funds");
+  t.equal(codeOf(() => buildUnstake({ ...base, coins: [coin(7n, token)], amount: 1n })), "TX_UNBALANCED", "no CAS to pay an unstake's fee: insufficient funds");
+  t.equal(codeOf(() => buildVoteDelegate({ ...base, coins: [coin(10n)], candidates })), "TX_UNBALANCED", "10 base units cannot pay a vote's fee at 3 per byte");
+  t.equal(codeOf(() => buildEvidence({ ...base, coins: [], evidence })), "TX_UNBALANCED", "a key without coins cannot submit evidence");
+  t.equal(codeOf(() => buildStake({ ...base, amount: 0n })), "CODEC_BAD_AMOUNT", "a stake of nothing is refused before signing");
+  t.equal(codeOf(() => buildVoteDelegate({ ...base, candidates: [candidates[0]!, candidates[0]!] })), "CODEC_DUPLICATE", "a vote naming a candidate twice is refused before signing");
 });

@@ -1,21 +1,28 @@
-// `cas balance`, `cas send`, `cas consolidate`: the wallet, through a node's API.
+// `cas balance`, `cas send`, `cas consolidate`: the wallet, through a node's
+// API; and the helpers every command that signs for a key shares (stake.ts).
 
 import type { Command } from "commander";
 import { decodeAddress, encodeAddress, keyAddress, type Network } from "../../crypto/address.js";
 import { fromHex, toHex } from "../../crypto/bytes.js";
 import { generateKeyPair, type KeyPair } from "../../crypto/ed25519.js";
 import { readKeyFile } from "../../crypto/keyFile.js";
+import { MAX_AMOUNT } from "../../primitives/codec.js";
 import { CAS, txToJSON, type Transaction } from "../../primitives/transaction.js";
-import { buildConsolidation, buildTransfer, type SpendableCoin } from "../../chain/wallet.js";
+import { buildConsolidation, buildTransfer, type SpendableCoin, type TxRequest } from "../../chain/wallet.js";
 import { asArgument, parseInteger } from "../args.js";
 import { DEFAULT_API, apiBase, call, formatCas, output, parseCas } from "../client.js";
 import { passphrase } from "./node.js";
 
-interface Status { chainId: string; network: Network; timestamp: string }
-interface AddressInfo {
+/** The part of GET /status a signing command needs. */
+export interface Status { chainId: string; network: Network; timestamp: string }
+
+/** GET /address/:address. */
+export interface AddressInfo {
   address: string;
   height: string;
+  /** By currency (hex id); bonded and unbonding stake are under `stake`. */
   balances: Record<string, string>;
+  stake: { bonded: string; unbonding: string };
   unspent: { txId: string; index: number; currency: string; amount: string; height: string }[];
 }
 
@@ -36,9 +43,27 @@ async function loadKey(file: string): Promise<KeyPair> {
   return generateKeyPair(await readKeyFile(file, passphrase()));
 }
 
+/** --fee: CAS base units, or undefined for the node's minimum rate. */
+export function parseFee(fee: string | undefined): bigint | undefined {
+  return fee === undefined ? undefined : parseInteger(fee, "--fee", 0n, MAX_AMOUNT);
+}
+
+/** A key file's key, its address, and the request every builder starts from: the key's coins as the node sees them, the fee, the expiry. */
+export async function payer(base: string, status: Status, keyFile: string, fee: bigint | undefined): Promise<{ key: KeyPair; from: string; request: TxRequest }> {
+  const key = await loadKey(keyFile);
+  const from = encodeAddress(keyAddress(key.publicKey), status.network);
+  const info = await call<AddressInfo>(base, `/address/${from}`);
+  const request: TxRequest = {
+    chainId: status.chainId, key, coins: coinsFrom(info, status.network),
+    ...(fee === undefined ? {} : { fee }), feePerByte: 1n, expiresAt: BigInt(status.timestamp) + BigInt(EXPIRY_MS),
+  };
+  return { key, from, request };
+}
+
 interface SendOptions { key: string; to: string; amount: string; currency?: string; fee?: string; api: string; json?: boolean; wait?: boolean }
 
-async function submit(base: string, tx: Transaction, network: Network, wait: boolean): Promise<{ id: string; status: string }> {
+/** Posts `tx`; with `wait`, polls until it is committed (for 30 s at most, then reports it pending). */
+export async function submit(base: string, tx: Transaction, network: Network, wait: boolean): Promise<{ id: string; status: string }> {
   const json = txToJSON(tx, { encode: (a) => encodeAddress(a, network), decode: (t, f) => decodeAddress(t, network, f) });
   const r = await call<{ id: string; status: string }>(base, "/tx", json);
   if (!wait) return r;
@@ -53,7 +78,7 @@ async function submit(base: string, tx: Transaction, network: Network, wait: boo
 export function walletCommands(program: Command): void {
   program
     .command("balance")
-    .description("print an address's balances (CAS in CAS, tokens in base units)")
+    .description("print an address's balances (CAS in CAS, tokens in base units) and its bonded and unbonding stake")
     .argument("<address>", "bech32m address")
     .option("--api <host:port>", "node API", DEFAULT_API)
     .option("--json", "print one JSON object")
@@ -61,6 +86,8 @@ export function walletCommands(program: Command): void {
       const base = apiBase(opts.api);
       const info = await call<AddressInfo>(base, `/address/${encodeURIComponent(address)}`);
       const lines = Object.entries(info.balances).map(([c, v]) => (c === toHex(CAS) ? `${formatCas(BigInt(v))} CAS` : `${v} of token ${c}`));
+      const bonded = BigInt(info.stake.bonded), unbonding = BigInt(info.stake.unbonding);
+      if (bonded > 0n || unbonding > 0n) lines.push(`staked ${formatCas(bonded)} CAS, unbonding ${formatCas(unbonding)} CAS`);
       output(opts.json === true, { ...info }, lines.length === 0 ? `${info.address}: nothing (at height ${info.height})` : `${info.address} at height ${info.height}:\n  ${lines.join("\n  ")}`);
     });
 
@@ -79,17 +106,12 @@ export function walletCommands(program: Command): void {
       const base = apiBase(opts.api);
       const currency = opts.currency === undefined ? CAS : asArgument("--currency", () => fromHex(opts.currency!, "--currency", 32));
       const isCas = currency.every((b) => b === 0);
-      const amount = isCas ? parseCas(opts.amount, "--amount") : parseInteger(opts.amount, "--amount", 1n, (1n << 128n) - 1n);
-      const fee = opts.fee === undefined ? undefined : parseInteger(opts.fee, "--fee", 0n, (1n << 128n) - 1n);
+      const amount = isCas ? parseCas(opts.amount, "--amount") : parseInteger(opts.amount, "--amount", 1n, MAX_AMOUNT);
+      const fee = parseFee(opts.fee);
       const status = await call<Status>(base, "/status");
       const to = asArgument("--to", () => decodeAddress(opts.to, status.network, "--to"));
-      const key = await loadKey(opts.key);
-      const from = encodeAddress(keyAddress(key.publicKey), status.network);
-      const info = await call<AddressInfo>(base, `/address/${from}`);
-      const tx = buildTransfer({
-        chainId: status.chainId, key, coins: coinsFrom(info, status.network), to, currency, amount,
-        ...(fee === undefined ? {} : { fee }), feePerByte: 1n, expiresAt: BigInt(status.timestamp) + BigInt(EXPIRY_MS),
-      });
+      const { from, request } = await payer(base, status, opts.key, fee);
+      const tx = buildTransfer({ ...request, to, currency, amount });
       const r = await submit(base, tx, status.network, opts.wait === true);
       output(opts.json === true, { ...r, from, to: opts.to, amount: amount.toString(), fee: tx.fee.toString(), inputs: tx.inputs.length }, `${r.status} ${r.id} (${tx.inputs.length} input(s), fee ${tx.fee})`);
     });
@@ -106,15 +128,10 @@ export function walletCommands(program: Command): void {
     .action(async (opts: Omit<SendOptions, "to" | "amount">) => {
       const base = apiBase(opts.api);
       const currency = opts.currency === undefined ? CAS : asArgument("--currency", () => fromHex(opts.currency!, "--currency", 32));
-      const fee = opts.fee === undefined ? undefined : parseInteger(opts.fee, "--fee", 0n, (1n << 128n) - 1n);
+      const fee = parseFee(opts.fee);
       const status = await call<Status>(base, "/status");
-      const key = await loadKey(opts.key);
-      const from = encodeAddress(keyAddress(key.publicKey), status.network);
-      const info = await call<AddressInfo>(base, `/address/${from}`);
-      const tx = buildConsolidation({
-        chainId: status.chainId, key, coins: coinsFrom(info, status.network), currency,
-        ...(fee === undefined ? {} : { fee }), feePerByte: 1n, expiresAt: BigInt(status.timestamp) + BigInt(EXPIRY_MS),
-      });
+      const { from, request } = await payer(base, status, opts.key, fee);
+      const tx = buildConsolidation({ ...request, currency });
       const r = await submit(base, tx, status.network, opts.wait === true);
       output(opts.json === true, { ...r, address: from, inputs: tx.inputs.length, fee: tx.fee.toString() }, `${r.status} ${r.id}: merged ${tx.inputs.length} outputs (fee ${tx.fee})`);
     });
