@@ -192,7 +192,8 @@ export function buildApi(node: ApiBackend): FastifyInstance {
   });
 
   app.get<{ Querystring: { miner?: string } }>("/witness/template", async (req) => {
-    const miner = decodeAddress(req.query.miner ?? "", network, "miner");
+    if (req.query.miner === undefined || req.query.miner === "") throw new CasError(ApiErrorCode.BAD_PARAM, "miner: the address to pay is required (?miner=ADDRESS)", { field: "miner" });
+    const miner = decodeAddress(req.query.miner, network, "miner");
     const header = await node.witness.template(miner, node.wallClock());
     // null while the next segment of blocks is not final yet: the miner waits.
     return header === undefined ? { hex: null, header: null } : { hex: toHex(encodeWitness(header)), header: witnessToJSON(header, addresses) };
