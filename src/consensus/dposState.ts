@@ -401,8 +401,8 @@ export class DposState {
 
     // Rule 4.
     const removed: Uint8Array[] = actions.filter((a) => a.kind === "remove").map((a) => a.publicKey);
-    const burnedBox = [0n];
-    for (const op of b.ops) this.applyOp(op, h, work, discipline, actions, removed, b.chainId, collect(op.field), burnedBox);
+    let burned = 0n;
+    for (const op of b.ops) burned += this.applyOp(op, h, work, discipline, actions, removed, b.chainId, collect(op.field));
 
     // Rule 5, then rule 6, on the stakes after the block.
     const after = new Map(this.stakerMap);
@@ -441,7 +441,7 @@ export class DposState {
       if (dBonded !== 0n) deltas.push([address, BONDED_CURRENCY, dBonded]);
       if (dUnbonding !== 0n) deltas.push([address, UNBONDING_CURRENCY, dUnbonding]);
     }
-    return { state, rewardOutputs, deltas, ops, undo, signatures, actions, burned: burnedBox[0]! };
+    return { state, rewardOutputs, deltas, ops, undo, signatures, actions, burned };
   }
 
   /** The prevotes recorded for the parent's committing round, checked; their signatures are collected. */
@@ -461,11 +461,11 @@ export class DposState {
     });
   }
 
-  /** Rule 4 for one operation; records changed records in `work`. */
+  /** Rule 4 for one operation; records changed records in `work`; returns the units it burns (a slash). */
   private applyOp(
     op: StakeOp, h: bigint, work: Map<string, Staker>, discipline: Discipline, actions: DisciplineAction[], removed: Uint8Array[],
-    chainId: string, verify: VerifySignature, burned: bigint[] = [0n],
-  ): void {
+    chainId: string, verify: VerifySignature,
+  ): bigint {
     const p = this.params;
     const get = (k: string): Staker | undefined => work.get(k) ?? this.stakerMap.get(k);
     switch (op.kind) {
@@ -474,7 +474,7 @@ export class DposState {
         const s = get(k) ?? { publicKey: Uint8Array.from(op.publicKey), bonded: 0n, unbonding: [], vote: [] };
         if (s.bonded + op.amount > MAX_AMOUNT) throw dposFail(DposErrorCode.BAD_AMOUNT, `${op.field}.amount`, "bonded stake would reach 2^128");
         work.set(k, { ...s, bonded: s.bonded + op.amount });
-        return;
+        return 0n;
       }
       case "unstake": {
         const k = bytesKey(op.publicKey);
@@ -486,7 +486,7 @@ export class DposState {
         const remaining = s.bonded - op.amount;
         // A key without bonded stake has no vote weight: its vote goes with its last unit.
         work.set(k, { ...s, bonded: remaining, unbonding: [...s.unbonding, { amount: op.amount, release }], vote: remaining === 0n ? [] : s.vote });
-        return;
+        return 0n;
       }
       case "vote": {
         const k = bytesKey(op.voter);
@@ -495,7 +495,7 @@ export class DposState {
         const limit = Math.min(p.delegates, MAX_VOTE_CANDIDATES);
         if (op.candidates.length > limit) throw dposFail(DposErrorCode.TOO_MANY_CANDIDATES, `${op.field}.candidates`, `expected at most ${limit} candidates, got ${op.candidates.length}`);
         work.set(k, { ...s, vote: op.candidates.map((c) => Uint8Array.from(c)) });
-        return;
+        return 0n;
       }
       case "evidence": {
         const x = op.evidence.a.height;
@@ -508,18 +508,16 @@ export class DposState {
         removed.push(offender);
         const k = bytesKey(offender);
         const s = get(k);
-        if (s !== undefined) {
-          const bonded = slash(s.bonded, p);
-          let cut = bonded.slashed;
-          const unbonding = s.unbonding.map((u) => {
-            const part = slash(u.amount, p);
-            cut += part.slashed;
-            return { amount: part.remaining, release: u.release };
-          }).filter((u) => u.amount > 0n);
-          burned[0] = burned[0]! + cut;
-          work.set(k, { ...s, bonded: bonded.remaining, unbonding, vote: bonded.remaining === 0n ? [] : s.vote });
-        }
-        return;
+        if (s === undefined) return 0n; // a genesis validator without stake: removed and barred, nothing to slash
+        const bonded = slash(s.bonded, p);
+        let cut = bonded.slashed;
+        const unbonding = s.unbonding.map((u) => {
+          const part = slash(u.amount, p);
+          cut += part.slashed;
+          return { amount: part.remaining, release: u.release };
+        }).filter((u) => u.amount > 0n);
+        work.set(k, { ...s, bonded: bonded.remaining, unbonding, vote: bonded.remaining === 0n ? [] : s.vote });
+        return cut;
       }
     }
   }

@@ -496,11 +496,7 @@ export class Ledger implements CoinView {
     const ops = draft.txs.map((tx, i) => stakeOpOf(tx, `draft.txs[${i}]`)).filter((op): op is StakeOp => op !== undefined);
     const prevotes = draft.prevotes ?? [];
     const fees = draft.txs.reduce((s, tx) => s + tx.fee, 0n);
-    const dpos = this.dpos_.transition({
-      chainId: this.params.chainId, height, previousHash: tip.hash, proposer: draft.proposer,
-      lastCommitSigners: draft.lastCommit.signatures.map((s) => s.publicKey), lastCommitRound: draft.lastCommit.round,
-      prevotes, fees, ops,
-    });
+    const dpos = this.transitionFor({ height, previousHash: tip.hash, proposer: draft.proposer, lastCommit: draft.lastCommit }, prevotes, fees, ops);
     const owed = this.witness?.owed();
     const witness = owed?.through === undefined ? null : owed.through.hash;
     const reward = rewardTransaction(this.params.chainId, { height, witness, prevotes }, [...dpos.rewardOutputs, ...witnessOutputs(owed)]);
@@ -517,6 +513,17 @@ export class Ledger implements CoinView {
       },
       txs,
     };
+  }
+
+  /** The staking rules applied to a block with these header fields, recorded prevotes, fees and staking operations. */
+  private transitionFor(
+    h: Pick<BlockHeader, "height" | "previousHash" | "proposer" | "lastCommit">, prevotes: readonly Vote[], fees: bigint, ops: readonly StakeOp[],
+  ): DposTransition {
+    return this.dpos_.transition({
+      chainId: this.params.chainId, height: h.height, previousHash: h.previousHash, proposer: h.proposer,
+      lastCommitSigners: h.lastCommit.signatures.map((s) => s.publicKey), lastCommitRound: h.lastCommit.round,
+      prevotes, fees, ops,
+    });
   }
 
   /**
@@ -658,11 +665,7 @@ export class Ledger implements CoinView {
       throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0].payload`, e instanceof Error ? e.message : String(e));
     }
     if (payload.height !== h.height) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0].payload.height`, `expected ${h.height}, got ${payload.height}`);
-    const dpos = this.dpos_.transition({
-      chainId: this.params.chainId, height: h.height, previousHash: h.previousHash, proposer: h.proposer,
-      lastCommitSigners: h.lastCommit.signatures.map((s) => s.publicKey), lastCommitRound: h.lastCommit.round,
-      prevotes: payload.prevotes, fees, ops: ops.filter((op): op is StakeOp => op !== undefined),
-    });
+    const dpos = this.transitionFor(h, payload.prevotes, fees, ops.filter((op): op is StakeOp => op !== undefined));
     for (const s of dpos.signatures) {
       pending.push({ ...s, field: `${field}.${s.field}` });
       failCodes.push(undefined);

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { CasError } from "../errors.js";
 import { generateKeyPair, type KeyPair } from "../crypto/ed25519.js";
 import { readKeyFile } from "../crypto/keyFile.js";
+import { toHex } from "../crypto/bytes.js";
 import { blockHash, type Block } from "../primitives/block.js";
 import type { Transaction } from "../primitives/transaction.js";
 import { RocksStore } from "../ledger/store.js";
@@ -160,11 +161,11 @@ export class CasNode extends EventEmitter {
             this.log.warn({ err: e instanceof Error ? e.message : String(e), dropped }, "proposing without the mempool's transactions");
             block = await proposeOnTip(this.ledger, [], this.key, time, prevotes);
           }
-          own.add(Buffer.from(blockHash(block.header)).toString("hex"));
+          own.add(toHex(blockHash(block.header)));
           return block;
         },
         validate: async (block) => {
-          const hash = Buffer.from(blockHash(block.header)).toString("hex");
+          const hash = toHex(blockHash(block.header));
           try {
             await this.ledger.validateBlock(block, this.verifier);
             return true;
@@ -182,7 +183,7 @@ export class CasNode extends EventEmitter {
           await this.ledger.connectBlock(block, commit, this.verifier);
           this.mempool.removeForBlock(block.txs, block.header.timestamp);
           const hash = blockHash(block.header);
-          this.log.info({ height: Number(block.header.height), txs: block.txs.length - 1, round: commit.round, hash: Buffer.from(hash).toString("hex").slice(0, 16) }, "block committed");
+          this.log.info({ height: Number(block.header.height), txs: block.txs.length - 1, round: commit.round, hash: toHex(hash).slice(0, 16) }, "block committed");
           this.emit("block", block, hash);
         },
         ready: () => this.options.emptyBlocks || this.mempool.bytes > 0,
