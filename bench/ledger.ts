@@ -110,7 +110,7 @@ async function fundedLedger(keys: KeyPair[], coinsPerKey: number): Promise<{ led
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
   const chainId = "cas-bench";
   const t0 = 1_800_000_000_000n;
-  const genesis = devnetGenesis({ chainId, timestamp: t0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const genesis = devnetGenesis({ chainId, timestamp: t0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const store = await RocksStore.open(join(dir, "db"));
   const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams({ ...genesis, consensus: { ...genesis.consensus, blockReward: 0n } }));
   const verify: SignatureVerifier = async (items) => items.map((i) => verifyNative(i.signature, i.message, i.publicKey));

@@ -58,6 +58,12 @@ export interface Genesis {
   readonly witness: WitnessParams;
   readonly allocations: readonly GenesisAllocation[];
   readonly validators: readonly GenesisValidator[];
+  /**
+   * Ed25519 public keys of the maintainers of a permissioned deployment
+   * (src/net/admission.ts): a node joins with signed approvals from more
+   * than half of them. Empty for a public network.
+   */
+  readonly maintainers: readonly Uint8Array[];
 }
 
 const json = jsonChecks(ChainErrorCode.GENESIS_MALFORMED);
@@ -104,7 +110,10 @@ export function genesisFromJSON(doc: unknown, path = "genesis"): Genesis {
   if (keys.size !== validators.length) throw bad(`${path}.validators`, "a public key appears twice");
   const staked = validators.reduce((n, v) => n + v.stake, 0n);
   if (total + staked > MAX_AMOUNT) throw bad(`${path}.validators`, "allocations and genesis stakes sum to 2^128 or more");
-  return { chainId, network, timestamp, consensus, witness, allocations, validators };
+  const maintainers = o.maintainers === undefined ? [] : json.array(o.maintainers, `${path}.maintainers`).map((v, i) =>
+    inGenesis(`${path}.maintainers[${i}]`, () => fromHex(json.string(v, `${path}.maintainers[${i}]`), `${path}.maintainers[${i}]`, 32)));
+  if (new Set(maintainers.map(toHex)).size !== maintainers.length) throw bad(`${path}.maintainers`, "a public key appears twice");
+  return { chainId, network, timestamp, consensus, witness, allocations, validators, maintainers };
 }
 
 /** Runs `parse`, restating its CasError as GENESIS_MALFORMED on the same field. */
@@ -179,6 +188,7 @@ export function genesisToJSON(g: Genesis): Record<string, unknown> {
       label: a.label,
     })),
     validators: g.validators.map((v) => ({ publicKey: toHex(v.publicKey), name: v.name, stake: v.stake.toString() })),
+    maintainers: g.maintainers.map(toHex),
   };
 }
 
@@ -233,18 +243,24 @@ export function genesisBlock(g: Genesis): Block {
   };
 }
 
-/** The devnet genesis: the reserve and the sale get half the supply each. */
-export function devnetGenesis(options: { chainId: string; timestamp: bigint; validator: Uint8Array; reserve: Address; sale: Address }): Genesis {
+/**
+ * The devnet genesis: the reserve and the sale get half the supply each; each
+ * validator bonds the POS minimum and is a maintainer (so a devnet can try
+ * permissioned admission).
+ */
+export function devnetGenesis(options: { chainId: string; timestamp: bigint; validators: readonly Uint8Array[]; reserve: Address; sale: Address; consensus?: ConsensusParams }): Genesis {
+  if (options.validators.length === 0) throw bad("validators", "expected at least one validator");
   return {
     chainId: options.chainId,
     network: "test",
     timestamp: options.timestamp,
-    consensus: CONSENSUS_DEFAULTS,
+    consensus: options.consensus ?? CONSENSUS_DEFAULTS,
     witness: DEFAULT_WITNESS_PARAMS,
     allocations: [
       { address: options.reserve, currency: CAS, amount: DEVNET_SUPPLY / 2n, label: "committee reserve" },
       { address: options.sale, currency: CAS, amount: DEVNET_SUPPLY / 2n, label: "genesis sale" },
     ],
-    validators: [{ publicKey: options.validator, name: "validator-0", stake: CONSENSUS_DEFAULTS.posMinimum }],
+    validators: options.validators.map((publicKey, i) => ({ publicKey, name: `validator-${i}`, stake: (options.consensus ?? CONSENSUS_DEFAULTS).posMinimum })),
+    maintainers: [...options.validators],
   };
 }

@@ -14,7 +14,7 @@ import { blockHash } from "../../src/primitives/block.js";
 import { hex } from "../helpers.js";
 
 const g = devnetGenesis({
-  chainId: "cas-genesis", timestamp: 1_800_000_000_000n, validator: generateKeyPair().publicKey,
+  chainId: "cas-genesis", timestamp: 1_800_000_000_000n, validators: [generateKeyPair().publicKey],
   reserve: keyAddress(generateKeyPair().publicKey), sale: keyAddress(generateKeyPair().publicKey),
 });
 
@@ -26,6 +26,7 @@ t.test("the devnet genesis and its JSON round trip", async (t) => {
   t.same(back.consensus, g.consensus, "every consensus parameter survives the round trip");
   t.same(back.witness, g.witness, "every witness parameter survives the round trip");
   t.equal(back.validators[0]!.stake, g.validators[0]!.stake, "the validator's genesis stake survives the round trip");
+  t.same(back.maintainers.map(hex), [hex(g.validators[0]!.publicKey)], "the devnet's validator is its maintainer, through the round trip");
   const unstaked = { ...g, validators: [{ ...g.validators[0]!, stake: 0n }] };
   t.not(hex(genesisBlock(unstaked).header.stateRoot), hex(genesisBlock(g).header.stateRoot), "the genesis stake is part of the state root");
 });
@@ -44,6 +45,8 @@ t.test("every malformed field is named", async (t) => {
     ["no validators", { validators: [] }, "genesis.validators"],
     ["validator stake", { validators: [{ ...(good.validators as object[])[0]!, stake: "-5" }] }, "genesis.validators[0].stake"],
     ["a validator twice", { validators: [(good.validators as object[])[0]!, (good.validators as object[])[0]!] }, "genesis.validators"],
+    ["a maintainer key", { maintainers: ["00"] }, "genesis.maintainers[0]"],
+    ["a maintainer twice", { maintainers: [hex(g.validators[0]!.publicKey), hex(g.validators[0]!.publicKey)] }, "genesis.maintainers"],
     ["the old top-level block reward", { blockReward: "0" }, "genesis.blockReward"],
     ["a consensus parameter out of range", { consensus: { delegates: 0 } }, "genesis.consensus.delegates"],
     ["an unknown consensus parameter", { consensus: { epochs: 3 } }, "genesis.consensus.epochs"],

@@ -44,7 +44,7 @@ interface World {
 async function world(t: { teardown(fn: () => Promise<void>): void }, blockReward = 0n): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), "cas-ledger-"));
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
-  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const genesis = { ...devnet, consensus: { ...CONSENSUS_DEFAULTS, blockReward } };
   const store = await RocksStore.open(join(dir, "db"));
   const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));
@@ -118,7 +118,7 @@ t.test("genesis, a payment, restart, and disconnect", async (t) => {
 
 t.test("a store holding another chain is refused", async (t) => {
   const w = await world(t);
-  const other = devnetGenesis({ chainId: CHAIN, timestamp: T0 + 1n, validator: w.validator.publicKey, reserve: keyAddress(w.reserve.publicKey), sale: keyAddress(w.sale.publicKey) });
+  const other = devnetGenesis({ chainId: CHAIN, timestamp: T0 + 1n, validators: [w.validator.publicKey], reserve: keyAddress(w.reserve.publicKey), sale: keyAddress(w.sale.publicKey) });
   t.equal(await asyncCodeOf(() => Ledger.open(w.store, genesisBlock(other), ledgerParams(other))), LedgerErrorCode.WRONG_GENESIS, "another genesis on the same data");
 });
 

@@ -54,7 +54,7 @@ interface World {
 async function world(t: { teardown(fn: () => Promise<void>): void }, params = PARAMS): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), "cas-stake-"));
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
-  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const genesis: Genesis = { ...devnet, consensus: params, validators: [{ publicKey: validator.publicKey, name: "v0", stake: 2_000n }] };
   const store = await RocksStore.open(join(dir, "db"));
   const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));

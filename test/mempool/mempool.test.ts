@@ -29,7 +29,7 @@ const verifier: SignatureVerifier = async (items) => items.map((i) => verify(i.s
 async function setup(t: { teardown(fn: () => Promise<void>): void }) {
   const dir = mkdtempSync(join(tmpdir(), "cas-mempool-"));
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
-  const genesis = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: validator.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const genesis = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const store = await RocksStore.open(join(dir, "db"));
   const ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));
   t.teardown(async () => {

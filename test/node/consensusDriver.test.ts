@@ -39,7 +39,7 @@ t.test("four validators commit the same blocks through the driver; three go on w
   const dir = mkdtempSync(join(tmpdir(), "cas-driver-"));
   const keys = [0, 1, 2, 3].map(() => generateKeyPair());
   const reserve = generateKeyPair(), sale = generateKeyPair();
-  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validator: keys[0]!.publicKey, reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
+  const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [keys[0]!.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const genesis: Genesis = { ...devnet, consensus: { ...CONSENSUS_DEFAULTS, posMinimum: 1_000n }, validators: keys.map((k, i) => ({ publicKey: k.publicKey, name: `v${i}`, stake: 1_000n })) };
   const log = pino({ level: "silent" });
   let clock = T0;

@@ -40,7 +40,7 @@ export async function initDevnet(dataDir: string, chainId: string): Promise<Init
   mkdirSync(paths.keys, { recursive: true });
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
   const genesis = devnetGenesis({
-    chainId, timestamp: BigInt(Date.now()), validator: validator.publicKey,
+    chainId, timestamp: BigInt(Date.now()), validators: [validator.publicKey],
     reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey),
   });
   const keys: InitResult["keys"] = [];
