@@ -5,7 +5,8 @@
 //   GET  /address/:address        balances, stake and unspent outputs (?publicKey=hex: the staking record too)
 //   GET  /proof/tx/:id            inclusion proof of a committed transaction
 //   GET  /proof/balance/:address  balance proof (?currency=hex) at the tip
-//   GET  /status                  chain, tip, ledger header, mempool
+//   GET  /status                  chain, tip, ledger header, mempool, network (peer id, peers, syncing)
+//   GET  /peers                   connected peers: id, reported height, validator key, delegate, score
 //   GET  /witness/template        header to mine next (?miner=ADDRESS): {hex, header} or {hex: null}
 //   POST /witness                 submit a mined witness ({"hex": …} or the JSON form)
 //   GET  /witness/tip             the best witness (most work)
@@ -29,9 +30,9 @@ import { balanceProofToJSON, ledgerHeaderToJSON, txProofToJSON } from "../chain/
 import type { Genesis } from "../chain/genesis.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { Mempool } from "../mempool/mempool.js";
-import type { WitnessChain } from "../consensus/witnessChain.js";
+import type { AddResult, WitnessChain } from "../consensus/witnessChain.js";
 import type { KnownWitness } from "../consensus/witnessRules.js";
-import { encodeWitness, witnessFromBody, witnessToJSON } from "../primitives/witness.js";
+import { encodeWitness, witnessFromBody, witnessToJSON, type WitnessHeader } from "../primitives/witness.js";
 import { ApiErrorCode, httpStatus } from "./errors.js";
 
 /** What the API needs of a node (src/node composes one; the API does not import it). */
@@ -45,6 +46,26 @@ export interface ApiBackend {
   /** The wall clock in ms, for mining templates. */
   wallClock(): bigint;
   submit(tx: Transaction): Promise<Uint8Array>;
+  /** Adds a mined witness and gossips it when it is new. */
+  submitWitness(header: WitnessHeader): Promise<AddResult>;
+  /** The peer-to-peer side, or null when the node runs without a network. */
+  networkStatus(): NetworkStatus | null;
+}
+
+/** What GET /peers and GET /status show of the network. */
+export interface NetworkStatus {
+  readonly peerId: string;
+  readonly addresses: readonly string[];
+  readonly syncing: boolean;
+  readonly peers: readonly { peerId: string; height: bigint; validator: string | null; delegate: boolean; score: number }[];
+}
+
+function networkJSON(n: NetworkStatus | null, withPeers: boolean): Record<string, unknown> | null {
+  if (n === null) return null;
+  return {
+    peerId: n.peerId, addresses: n.addresses, syncing: n.syncing, peerCount: n.peers.length,
+    ...(withPeers ? { peers: n.peers.map((p) => ({ ...p, height: p.height.toString() })) } : {}),
+  };
 }
 
 /** Largest request body: a transaction's JSON form at its size limit fits. */
@@ -201,7 +222,7 @@ export function buildApi(node: ApiBackend): FastifyInstance {
 
   app.post("/witness", async (req, reply) => {
     const header = witnessFromBody(req.body as unknown, addresses);
-    const r = await node.witness.add(header, node.finalTime);
+    const r = await node.submitWitness(header);
     return reply.code(r.status === "known" ? 200 : 201).send({ hash: toHex(r.hash), height: r.height.toString(), status: r.status, reorged: r.reorged });
   });
 
@@ -287,8 +308,11 @@ export function buildApi(node: ApiBackend): FastifyInstance {
       mempool: { txs: node.mempool.size, bytes: node.mempool.bytes },
       coins: node.ledger.coinCount,
       witness: node.witness.tip === undefined ? null : { height: node.witness.tip.height.toString(), hash: toHex(node.witness.tip.hash) },
+      p2p: networkJSON(node.networkStatus(), false),
     };
   });
+
+  app.get("/peers", async () => networkJSON(node.networkStatus(), true));
 
   return app;
 }

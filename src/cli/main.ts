@@ -2,6 +2,7 @@
 // to exit codes: 2 for a bad argument (one line naming it), 1 for any other
 // failure, 130 when interrupted.
 
+import "../net/polyfill.js";
 import { Command, CommanderError } from "commander";
 import { CasError } from "../errors.js";
 import { CliErrorCode } from "./errors.js";
@@ -12,10 +13,14 @@ import { selfcheckCommand } from "./commands/selfcheck.js";
 import { nodeCommands } from "./commands/node.js";
 import { walletCommands } from "./commands/wallet.js";
 import { stakeCommands } from "./commands/stake.js";
+import { admissionCommands } from "./commands/admission.js";
 import { proofCommands } from "./commands/proof.js";
 import { mineCommand } from "./commands/mine.js";
+import { devnetCommand } from "./commands/devnet.js";
 import { PoolErrorCode } from "../workers/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
+import { NetErrorCode } from "../net/errors.js";
+import { NodeErrorCode } from "../node/errors.js";
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -38,8 +43,10 @@ export function buildProgram(): Command {
   nodeCommands(program);
   walletCommands(program);
   stakeCommands(program);
+  admissionCommands(program);
   proofCommands(program);
   mineCommand(program);
+  devnetCommand(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().configureOutput(program.configureOutput());
   return program;
@@ -48,6 +55,7 @@ export function buildProgram(): Command {
 /** Errors about what the command line names (an argument, a file it points at): exit code 2. */
 const USAGE_CODES: ReadonlySet<string> = new Set([
   CliErrorCode.BAD_ARGUMENT, CliErrorCode.FILE_UNREADABLE, CliErrorCode.DATA_EXISTS, CryptoErrorCode.KEYFILE_UNREADABLE,
+  NetErrorCode.BAD_ADDRESS, NodeErrorCode.DEVNET_MALFORMED,
 ]);
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */

@@ -31,9 +31,15 @@ export interface SignatureCheck {
 }
 
 const PEER = { verdict: "reject", score: 20 } as const;
+/**
+ * Codes that depend on the receiver's view (its clock, how far its chain has
+ * come): an honest peer ahead of us can send such a transaction, so gossip
+ * drops it without blame.
+ */
+const STALE_VIEW: ReadonlySet<TxErrorCode> = new Set([TxErrorCode.EXPIRED, TxErrorCode.INPUT_MISSING]);
 
 function fail(code: TxErrorCode, field: string, message: string): CasError {
-  return new CasError(code, `${field}: ${message}`, { field, peer: PEER });
+  return new CasError(code, `${field}: ${message}`, { field, peer: STALE_VIEW.has(code) ? { verdict: "ignore", score: 0 } : PEER });
 }
 
 /** Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or more. */

@@ -6,15 +6,21 @@
 // says decides it.
 //
 // Messages to and from other validators go through `broadcast` and
-// `receive*`: the network carries them (until it exists, a node whose own
-// weight is not more than 2/3 of its set cannot commit, and says so).
+// `receive*`: the network (src/net/) carries them. Blocks decided without
+// this node (it was behind or down) come in through `runExternal`.
 
 import type { Logger } from "pino";
+import { CasError } from "../errors.js";
 import { toHex } from "../crypto/bytes.js";
 import type { Block, Commit } from "../primitives/block.js";
-import type { DuplicateVoteEvidence, Proposal, Vote } from "../primitives/consensus.js";
-import { Bft, type BftAction, type BftOptions, type BftSigner, type Step } from "../consensus/bft.js";
+import { VoteType, type DuplicateVoteEvidence, type Proposal, type Vote } from "../primitives/consensus.js";
+import { BFT_DEFAULTS, Bft, type BftAction, type BftOptions, type BftSigner, type Step } from "../consensus/bft.js";
 import type { ValidatorSet, VerifySignature } from "../consensus/validatorSet.js";
+
+export type ConsensusMessage = { readonly proposal: Proposal } | { readonly vote: Vote };
+
+/** Most of this node's messages of a height that are sent again. */
+const RESEND_LIMIT = 6;
 
 /** What the driver needs of its node. */
 export interface ConsensusHost {
@@ -31,7 +37,13 @@ export interface ConsensusHost {
   /** Whether a block is worth starting now (with empty blocks off: something waits in the mempool). */
   ready(): boolean;
   /** Sends a proposal or a vote to the other validators. */
-  broadcast(message: { readonly proposal: Proposal } | { readonly vote: Vote }): void;
+  broadcast(message: ConsensusMessage): void;
+  /**
+   * Sends again what this node said at the current height, to the validators
+   * only (gossip drops a message it has seen, and a validator that was not
+   * connected or not yet running when it went out never got it).
+   */
+  resend(messages: readonly ConsensusMessage[]): void;
   /** A validator signed two conflicting votes. */
   evidence(evidence: DuplicateVoteEvidence): void;
 }
@@ -47,6 +59,11 @@ export class ConsensusDriver {
   /** Resolvers of pending sleeps, so that stop ends them. */
   private readonly sleepers = new Set<() => void>();
   private readonly me: Uint8Array;
+  /** This node's messages of the current height, newest last, sent again until the height is decided. */
+  private said: ConsensusMessage[] = [];
+  /** This node's precommits of the last decided height: a validator still at that height needs them to finish it. */
+  private decided: ConsensusMessage[] = [];
+  private readonly resendTimer: NodeJS.Timeout;
 
   /** `intervalMs`: the pause between a commit and the next height (Tendermint's timeout_commit), and the poll of `ready`. */
   constructor(
@@ -59,6 +76,12 @@ export class ConsensusDriver {
   ) {
     this.bft = new Bft(options, { verify, signer });
     this.me = signer.publicKey;
+    // Votes are not retransmitted by gossip; without this a vote lost once (a
+    // peer not yet connected) can leave every validator waiting for the others.
+    this.resendTimer = setInterval(() => {
+      if (this.said.length + this.decided.length > 0 && !this.stopped) this.host.resend([...this.decided, ...this.said]);
+    }, Math.max(options.timeoutPrevoteMs ?? BFT_DEFAULTS.timeoutPrevoteMs, 50));
+    this.resendTimer.unref();
   }
 
   /** Starts at the height after the tip. */
@@ -68,16 +91,47 @@ export class ConsensusDriver {
 
   /** A proposal from the network; refused ones are reported (the network scores the peer). */
   receiveProposal(proposal: Proposal): Promise<void> {
-    return this.enqueue(async () => this.run(this.bft.onProposal(proposal)));
+    return this.enqueue(async () => this.run(this.stale(() => this.bft.onProposal(proposal))));
   }
 
   receiveVote(vote: Vote): Promise<void> {
-    return this.enqueue(async () => this.run(this.bft.onVote(vote)));
+    return this.enqueue(async () => this.run(this.stale(() => this.bft.onVote(vote))));
+  }
+
+  /**
+   * The engine's answer to a network message; one it refuses (late for a
+   * decided height, a duplicate) is normal traffic, logged at debug level.
+   * The network scored its sender already.
+   */
+  private stale(step: () => BftAction[]): BftAction[] {
+    try {
+      return step();
+    } catch (e) {
+      if (!(e instanceof CasError)) throw e;
+      this.log.debug({ code: e.code, err: e.message }, "consensus message refused");
+      return [];
+    }
+  }
+
+  /**
+   * Runs `task` between consensus steps: a block that arrived already
+   * decided (from sync or the block topic). When the task moved the tip,
+   * consensus starts again at the height after it.
+   */
+  runExternal(task: () => Promise<boolean>): Promise<void> {
+    return this.enqueue(async () => {
+      if (!(await task())) return;
+      // The prevotes of a block decided elsewhere are unknown here; what this node said is out of date.
+      this.lastPrevotes = [];
+      this.decided = [];
+      await this.startHeight();
+    });
   }
 
   /** Stops timers and waits for the action in progress (a commit finishes). */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.resendTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const wake of this.sleepers) wake();
@@ -106,7 +160,14 @@ export class ConsensusDriver {
       this.warnedAlone = true;
       this.log.warn({ height: Number(height), delegates: set.size, member: me >= 0 }, "this node alone is not more than 2/3 of the delegate set: blocks need the other delegates' votes over the network");
     }
+    this.said = [];
     await this.run(this.bft.start(height, set));
+  }
+
+  private say(m: ConsensusMessage): void {
+    this.said.push(m);
+    if (this.said.length > RESEND_LIMIT) this.said.shift();
+    this.host.broadcast(m);
   }
 
   /** Waits `ms`, or less when the driver stops. */
@@ -128,10 +189,10 @@ export class ConsensusDriver {
       if (this.stopped) return;
       switch (a.type) {
         case "broadcastProposal":
-          this.host.broadcast({ proposal: a.proposal });
+          this.say({ proposal: a.proposal });
           break;
         case "broadcastVote":
-          this.host.broadcast({ vote: a.vote });
+          this.say({ vote: a.vote });
           break;
         case "scheduleTimeout":
           this.timeout(a.height, a.round, a.step, a.delayMs);
@@ -158,6 +219,8 @@ export class ConsensusDriver {
               if (this.stopped) return;
             }
           }
+          this.decided = this.said.filter((m) => "vote" in m && m.vote.type === VoteType.Precommit && m.vote.round === a.round);
+          this.said = [];
           this.lastPrevotes = this.bft.prevotesOf(a.round);
           await this.sleep(this.intervalMs);
           while (!this.stopped && !this.host.ready()) await this.sleep(this.intervalMs);

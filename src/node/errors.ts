@@ -7,4 +7,10 @@ export enum NodeErrorCode {
   STOPPING = "NODE_STOPPING",
   /** The API address cannot be listened on (in use, not local, not permitted). */
   API_UNAVAILABLE = "NODE_API_UNAVAILABLE",
+  /** `cas devnet` without --reset on a folder that already holds a devnet. */
+  DEVNET_EXISTS = "NODE_DEVNET_EXISTS",
+  /** A devnet folder's devnet.json is not a devnet layout. */
+  DEVNET_MALFORMED = "NODE_DEVNET_MALFORMED",
+  /** A devnet node exited or did not answer while starting. */
+  DEVNET_NODE_FAILED = "NODE_DEVNET_NODE_FAILED",
 }

@@ -11,8 +11,17 @@ import { CasError } from "../errors.js";
 import { generateKeyPair, type KeyPair } from "../crypto/ed25519.js";
 import { readKeyFile } from "../crypto/keyFile.js";
 import { toHex } from "../crypto/bytes.js";
-import { blockHash, type Block } from "../primitives/block.js";
-import type { Transaction } from "../primitives/transaction.js";
+import { blockHash, type Block, type Commit } from "../primitives/block.js";
+import { encodeTx, type Transaction } from "../primitives/transaction.js";
+import { proposalMessageOf, voteMessageOf } from "../primitives/consensus.js";
+import type { WitnessHeader } from "../primitives/witness.js";
+import { verifyCommit } from "../consensus/validatorSet.js";
+import type { BftOptions } from "../consensus/bft.js";
+import type { AddResult } from "../consensus/witnessChain.js";
+import { CasNetwork, type NetworkHost, type Verdict } from "../net/network.js";
+import { Synchronizer, type SyncProgress } from "../net/sync.js";
+import { MAX_NETWORK_BLOCK_BYTES, type CommittedBlock } from "../net/wire.js";
+import { NetErrorCode } from "../net/errors.js";
 import { RocksStore } from "../ledger/store.js";
 import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger/ledger.js";
 import { genesisBlock, ledgerParams, readGenesis, type Genesis } from "../chain/genesis.js";
@@ -24,15 +33,19 @@ import { WitnessChain, type FinalizedSource } from "../consensus/witnessChain.js
 import { segmentRootOf } from "../consensus/witnessRules.js";
 import { WorkerPool } from "../workers/pool.js";
 import { BatchVerifier } from "../workers/batchVerifier.js";
-import { buildApi } from "../api/server.js";
+import { buildApi, type NetworkStatus } from "../api/server.js";
 import type { FastifyInstance } from "fastify";
-import { dataPaths, type NodeOptions } from "./options.js";
+import { dataPaths, type NodeOptions, type P2pOptions } from "./options.js";
 import { NodeErrorCode } from "./errors.js";
 
 /** Events: "block" (block, hash) after each commit. */
 export class CasNode extends EventEmitter {
   private driver: ConsensusDriver | undefined;
+  private network: CasNetwork | undefined;
+  private sync: Synchronizer | undefined;
+  private syncQueued = false;
   private stopped = false;
+  private readonly genesisHash: Uint8Array;
   private api: FastifyInstance | undefined;
   /** Where the API listens, once started ("http://127.0.0.1:7545"). */
   apiUrl = "";
@@ -51,10 +64,11 @@ export class CasNode extends EventEmitter {
     private readonly now: () => bigint,
   ) {
     super();
+    this.genesisHash = blockHash(genesisBlock(genesis).header);
   }
 
   /** Opens the data folder and starts producing blocks. */
-  static async start(options: NodeOptions, log: Logger, now: () => bigint = () => BigInt(Date.now())): Promise<CasNode> {
+  static async start(options: NodeOptions, log: Logger, now: () => bigint = () => BigInt(Date.now()), progress?: SyncProgress): Promise<CasNode> {
     const paths = dataPaths(options.dataDir);
     if (!existsSync(paths.genesis)) {
       throw new CasError(NodeErrorCode.NOT_INITIALISED, `--data: ${options.dataDir} has no genesis.json; run \`cas init --data ${options.dataDir}\` first`, { field: "--data" });
@@ -78,6 +92,7 @@ export class CasNode extends EventEmitter {
       log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
       try {
         await node.listen();
+        if (options.p2p !== undefined) await node.startNetwork(options.p2p, progress ?? logProgress(log));
       } catch (e) {
         await node.stop();
         throw e;
@@ -126,9 +141,166 @@ export class CasNode extends EventEmitter {
   }
 
   /** Admits a transaction to the mempool; resolves to its id. */
-  submit(tx: Transaction): Promise<Uint8Array> {
-    if (this.stopped) return Promise.reject(new CasError(NodeErrorCode.STOPPING, "node: stopping, not accepting transactions", { field: "node" }));
-    return this.mempool.admit(tx, this.now());
+  async submit(tx: Transaction): Promise<Uint8Array> {
+    if (this.stopped) throw new CasError(NodeErrorCode.STOPPING, "node: stopping, not accepting transactions", { field: "node" });
+    const id = await this.mempool.admit(tx, this.now());
+    this.network?.publishTx(encodeTx(tx));
+    return id;
+  }
+
+  /** Adds a mined witness; a new one goes out to the network. */
+  async submitWitness(header: WitnessHeader): Promise<AddResult> {
+    const r = await this.witness.add(header, this.finalTime);
+    if (r.status !== "known") this.network?.publishWitness(header);
+    return r;
+  }
+
+  networkStatus(): NetworkStatus | null {
+    const net = this.network;
+    if (net === undefined) return null;
+    return { peerId: net.peerId, addresses: net.addresses, syncing: this.sync?.syncing ?? false, peers: net.peerList() };
+  }
+
+  /**
+   * Starts libp2p, waits a moment for a bootstrap peer, and catches up with
+   * the peers before consensus starts: a node that was down or starts late
+   * votes only once it has the chain its peers have.
+   */
+  private async startNetwork(p2p: P2pOptions, progress: SyncProgress): Promise<void> {
+    const net = await CasNetwork.start({ dataDir: this.options.dataDir, ...p2p, admission: this.options.admission }, this.networkHost(), this.log);
+    this.network = net;
+    this.sync = new Synchronizer(net, { tipHeight: () => this.ledger.tip.height, apply: (c) => this.applyCommitted(c) }, this.log, progress);
+    this.log.info({ peerId: net.peerId, addresses: net.addresses }, "p2p listening");
+    if (p2p.bootstrap.length > 0) {
+      const n = await net.waitForPeers(1, p2p.bootstrapWaitMs);
+      if (n === 0) this.log.warn({ bootstrap: p2p.bootstrap }, "no bootstrap peer answered yet; going on from the local tip (the node keeps dialling them)");
+    }
+    await this.sync.catchUp();
+  }
+
+  /** Commits a block decided elsewhere (sync, the block topic), with its certificate. */
+  private async applyCommitted(c: CommittedBlock): Promise<void> {
+    await this.ledger.connectBlock(c.block, c.commit, this.verifier);
+    this.committed(c.block, c.commit, "synced");
+  }
+
+  /** After any commit: the mempool forgets the block's transactions; listeners hear of it. */
+  private committed(block: Block, commit: Commit, how: string): void {
+    this.mempool.removeForBlock(block.txs, block.header.timestamp);
+    const hash = blockHash(block.header);
+    this.log.info({ height: Number(block.header.height), txs: block.txs.length - 1, round: commit.round, hash: toHex(hash).slice(0, 16), how }, "block committed");
+    this.emit("block", block, hash);
+  }
+
+  /** Catches up between consensus steps; consensus starts again at the new tip. */
+  private syncSoon(): void {
+    const sync = this.sync, driver = this.driver;
+    if (sync === undefined || this.stopped) return;
+    if (driver === undefined) {
+      void sync.catchUp();
+      return;
+    }
+    if (this.syncQueued) return;
+    this.syncQueued = true;
+    void driver.runExternal(async () => {
+      this.syncQueued = false;
+      const before = this.ledger.tip.height;
+      await sync.catchUp();
+      return this.ledger.tip.height > before;
+    });
+  }
+
+  /** The node as the network sees it: gossip verdicts, sync answers. */
+  private networkHost(): NetworkHost {
+    const chainId = this.genesis.chainId;
+    const next = (): bigint => this.ledger.tip.height + 1n;
+    const refuse = (field: string, message: string): CasError => new CasError(NetErrorCode.BAD_MESSAGE, `${field}: ${message}`, { field });
+    return {
+      chainId,
+      genesisHash: this.genesisHash,
+      tip: () => ({ height: this.ledger.tip.height, hash: this.ledger.tip.hash }),
+      validator: { publicKey: this.key.publicKey, sign: (m) => sign(m, this.key.secretKey) },
+      isDelegate: (publicKey) => this.ledger.dpos.setAt(next()).indexOf(publicKey) >= 0,
+      onTxs: async (txs) => {
+        const results = await Promise.allSettled(txs.map((tx) => this.mempool.admit(tx, this.now())));
+        let fresh = false;
+        for (const r of results) {
+          if (r.status === "fulfilled") fresh = true;
+          else if (!(r.reason instanceof CasError) || r.reason.peer.verdict === "reject") throw r.reason;
+        }
+        return fresh ? "accept" : "ignore";
+      },
+      onProposal: (p) => this.consensusMessage(p.height, p.chainId, () => {
+        if (!verifySignature(p.signature, proposalMessageOf(p), p.proposer)) throw refuse("proposal.signature", "does not verify");
+        return p.proposer;
+      }, (d) => d.receiveProposal(p)),
+      onVote: (v) => this.consensusMessage(v.height, v.chainId, () => {
+        if (!verifySignature(v.signature, voteMessageOf(v), v.validator)) throw refuse("vote.signature", "does not verify");
+        return v.validator;
+      }, (d) => d.receiveVote(v)),
+      onBlock: (c) => {
+        const h = c.block.header.height;
+        if (h <= this.ledger.tip.height) return "ignore";
+        if (h > next() || this.driver === undefined) {
+          this.syncSoon();
+          return "ignore";
+        }
+        // Final by its certificate: safe to relay before it is applied.
+        verifyCommit(c.commit, chainId, h, blockHash(c.block.header), this.ledger.dpos.setAt(h), verifySignature);
+        void this.driver.runExternal(async () => {
+          if (c.block.header.height !== next()) return false;
+          await this.applyCommitted(c);
+          return true;
+        });
+        return "accept";
+      },
+      onWitness: async (header) => ((await this.witness.add(header, this.finalTime)).status === "known" ? "ignore" : "accept"),
+      onPeerAhead: () => this.syncSoon(),
+      committedBlock: async (height) => {
+        if (height < 1n) return undefined;
+        const hash = await this.ledger.hashAt(height);
+        if (hash === undefined) return undefined;
+        const [block, commit] = await Promise.all([this.ledger.blockByHash(hash), this.ledger.commitOf(hash)]);
+        return block === undefined || commit === undefined ? undefined : { block, commit };
+      },
+      witnessAt: (height) => this.witness.mainAt(height)?.header,
+    };
+  }
+
+  /**
+   * The verdict on a proposal or vote: stale heights are dropped, one ahead
+   * is kept for the next height (the engine buffers it) but not relayed,
+   * further ahead starts a catch-up. A current one is relayed once its
+   * signature verifies and its signer is a delegate of the height.
+   */
+  private consensusMessage(height: bigint, chainId: string, signer: () => Uint8Array, deliver: (d: ConsensusDriver) => Promise<void>): Verdict {
+    const driver = this.driver;
+    const next = this.ledger.tip.height + 1n;
+    if (chainId !== this.genesis.chainId || height < next) return "ignore";
+    if (driver === undefined || height > next + 1n) {
+      this.syncSoon();
+      return "ignore";
+    }
+    const key = signer();
+    if (height === next && this.ledger.dpos.setAt(next).indexOf(key) < 0) {
+      throw new CasError(NetErrorCode.BAD_MESSAGE, "signer: not a delegate of the height", { field: "signer" });
+    }
+    void deliver(driver);
+    if (height === next) return "accept";
+    // The sender decided `next` already; if this node does not follow soon, it fetches the block.
+    this.syncIfStill(next);
+    return "ignore";
+  }
+
+  private syncCheck: NodeJS.Timeout | undefined;
+
+  /** Catches up when the tip is still below `height` after a propose timeout. */
+  private syncIfStill(height: bigint): void {
+    if (this.syncCheck !== undefined) return;
+    this.syncCheck = setTimeout(() => {
+      this.syncCheck = undefined;
+      if (this.ledger.tip.height < height) this.syncSoon();
+    }, this.options.timeoutProposeMs);
   }
 
   /**
@@ -141,7 +313,7 @@ export class CasNode extends EventEmitter {
     // After a refused own block that cleaning could not explain, the next proposal is empty: the chain keeps going.
     let proposeEmpty = false;
     this.driver = new ConsensusDriver(
-      { chainId: this.genesis.chainId },
+      { chainId: this.genesis.chainId, ...roundTimeouts(this.options.timeoutProposeMs) },
       this.options.blockIntervalMs,
       { publicKey: this.key.publicKey, sign: (m) => sign(m, this.key.secretKey) },
       verifySignature,
@@ -150,7 +322,9 @@ export class CasNode extends EventEmitter {
         setFor: (height) => this.ledger.dpos.setAt(height),
         propose: async (_height, prevotes) => {
           const time = this.now();
-          const txs = proposeEmpty ? [] : this.mempool.select(this.options.maxBlockTxs, this.options.maxBlockBytes, time);
+          // On a network the proposal carries the block in one gossip message.
+          const maxBytes = this.network === undefined ? this.options.maxBlockBytes : Math.min(this.options.maxBlockBytes, MAX_NETWORK_BLOCK_BYTES);
+          const txs = proposeEmpty ? [] : this.mempool.select(this.options.maxBlockTxs, maxBytes, time);
           proposeEmpty = false;
           let block: Block;
           try {
@@ -180,15 +354,20 @@ export class CasNode extends EventEmitter {
           }
         },
         commit: async (block, commit) => {
+          const delegate = this.ledger.dpos.setAt(block.header.height).indexOf(this.key.publicKey) >= 0;
           await this.ledger.connectBlock(block, commit, this.verifier);
-          this.mempool.removeForBlock(block.txs, block.header.timestamp);
-          const hash = blockHash(block.header);
-          this.log.info({ height: Number(block.header.height), txs: block.txs.length - 1, round: commit.round, hash: toHex(hash).slice(0, 16) }, "block committed");
-          this.emit("block", block, hash);
+          this.committed(block, commit, "decided");
+          // Delegates hand the decided block to everyone who does not follow the votes.
+          if (delegate) this.network?.publishBlock({ block, commit });
         },
         ready: () => this.options.emptyBlocks || this.mempool.bytes > 0,
-        // No network yet (the network issue carries these between processes).
-        broadcast: () => undefined,
+        broadcast: (m) => {
+          if ("proposal" in m) this.network?.publishProposal(m.proposal);
+          else this.network?.publishVote(m.vote);
+        },
+        resend: (messages) => {
+          for (const m of messages) this.network?.resend(m);
+        },
         evidence: () => undefined,
       },
       this.log,
@@ -201,12 +380,42 @@ export class CasNode extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     await this.driver?.stop();
+    if (this.syncCheck !== undefined) clearTimeout(this.syncCheck);
+    await this.network?.stop();
     await this.api?.close();
     await this.pool.destroy();
     this.ledger.dispose();
     await this.store.close();
     this.log.info("node stopped");
   }
+}
+
+/**
+ * BFT timeouts from the propose timeout, in the defaults' proportions
+ * (bft.ts): prevote and precommit wait half of it, and every timeout grows
+ * per round by half of its base.
+ */
+function roundTimeouts(proposeMs: number): Partial<BftOptions> {
+  const half = Math.ceil(proposeMs / 2), quarter = Math.ceil(proposeMs / 4);
+  return {
+    timeoutProposeMs: proposeMs, timeoutProposeDeltaMs: half,
+    timeoutPrevoteMs: half, timeoutPrevoteDeltaMs: quarter,
+    timeoutPrecommitMs: half, timeoutPrecommitDeltaMs: quarter,
+  };
+}
+
+/** Catch-up progress as log lines, at most one every two seconds (a terminal gets a bar from the CLI). */
+function logProgress(log: Logger): SyncProgress {
+  let last = 0;
+  return {
+    start: (from, to) => log.info({ from: Number(from), to: Number(to) }, "syncing"),
+    update: (height, to) => {
+      if (Date.now() - last < 2000) return;
+      last = Date.now();
+      log.info({ height: Number(height), to: Number(to) }, "syncing");
+    },
+    stop: () => undefined,
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
 // prevotes of each committing round, and with one validator stopped the
 // other three go on.
 
-import t from "tap";
+import t, { type Test } from "tap";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +35,12 @@ interface Member {
   alive: boolean;
 }
 
-t.test("four validators commit the same blocks through the driver; three go on without the fourth", async (t) => {
+/**
+ * Four validators, each on its own RocksDB, wired by an in-process network
+ * that delivers later, never inside the sender's step. `lost(to)` drops a
+ * first send to `to`; resends (the driver's retransmission) always arrive.
+ */
+async function network(t: Test, lost: (to: Member) => boolean = () => false): Promise<{ members: Member[]; until: (what: string, done: () => boolean) => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "cas-driver-"));
   const keys = [0, 1, 2, 3].map(() => generateKeyPair());
   const reserve = generateKeyPair(), sale = generateKeyPair();
@@ -44,10 +49,9 @@ t.test("four validators commit the same blocks through the driver; three go on w
   const log = pino({ level: "silent" });
   let clock = T0;
   const members: Member[] = [];
-  const deliver = (from: Member, m: { proposal: Proposal } | { vote: Vote }) => {
+  const deliver = (from: Member, m: { proposal: Proposal } | { vote: Vote }, again: boolean) => {
     for (const to of members) {
-      if (to === from || !to.alive) continue;
-      // Later, as a network would: never inside the sender's own step.
+      if (to === from || !to.alive || (!again && lost(to))) continue;
       setImmediate(() => {
         if (!to.alive) return;
         const p = "proposal" in m ? to.driver.receiveProposal(m.proposal) : to.driver.receiveVote(m.vote);
@@ -69,7 +73,10 @@ t.test("four validators commit the same blocks through the driver; three go on w
         member.commits.push(b);
       },
       ready: () => true,
-      broadcast: (m) => deliver(member, m),
+      broadcast: (m) => deliver(member, m, false),
+      resend: (ms) => {
+        for (const m of ms) deliver(member, m, true);
+      },
       evidence: () => undefined,
     }, log);
     members.push(member);
@@ -83,11 +90,15 @@ t.test("four validators commit the same blocks through the driver; three go on w
     }
     rmSync(dir, { recursive: true, force: true });
   });
-
   const until = async (what: string, done: () => boolean) => {
     for (let i = 0; i < 3000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
     t.ok(done(), what);
   };
+  return { members, until };
+}
+
+t.test("four validators commit the same blocks through the driver; three go on without the fourth", async (t) => {
+  const { members, until } = await network(t);
   for (const m of members) m.driver.start();
   await until("every validator reaches height 4", () => members.every((m) => m.ledger.tip.height >= 4n));
 
@@ -108,4 +119,17 @@ t.test("four validators commit the same blocks through the driver; three go on w
   const later = members[0]!.commits[Number(at) + 1]!;
   t.notOk(later.header.lastCommit.signatures.some((s) => toHex(s.publicKey) === toHex(gone.key.publicKey)), "the stopped validator's precommit is missing from later certificates");
   t.ok(members[0]!.ledger.dpos.discipline.record(gone.key.publicKey).misses >= 1, "its misses are counted");
+});
+
+t.test("votes lost on their first send reach their validator when sent again", async (t) => {
+  // One validator is down and another misses every first send (it was not
+  // connected yet): without retransmission the three running validators wait
+  // for each other's votes forever, at the first height.
+  let deaf: Member | undefined;
+  const { members, until } = await network(t, (to) => to === deaf);
+  deaf = members[2]!;
+  members[3]!.alive = false;
+  for (const m of members.slice(0, 3)) m.driver.start();
+  await until("the three running validators reach height 3", () => members.slice(0, 3).every((m) => m.ledger.tip.height >= 3n));
+  t.equal(new Set(members.slice(0, 3).map((m) => toHex(blockHash(m.commits[2]!.header)))).size, 1, "with one block at height 3");
 });

@@ -13,7 +13,11 @@ import { writeKeyFile } from "../../crypto/keyFile.js";
 import { toHex } from "../../crypto/bytes.js";
 import { devnetGenesis, genesisToJSON, readGenesis } from "../../chain/genesis.js";
 import { CasNode } from "../../node/node.js";
-import { NODE_DEFAULTS, dataPaths } from "../../node/options.js";
+import type { AdmissionGate } from "../../net/network.js";
+import { DEFAULT_LISTEN, NODE_DEFAULTS, dataPaths } from "../../node/options.js";
+import { peerIdOf } from "../../net/identity.js";
+import type { SyncProgress } from "../../net/sync.js";
+import { SingleBar } from "cli-progress";
 import { CliErrorCode } from "../errors.js";
 import { parseInteger, UsageError } from "../args.js";
 import { DEFAULT_API, listenAddress, output } from "../client.js";
@@ -53,6 +57,34 @@ export async function initDevnet(dataDir: string, chainId: string): Promise<Init
   return { dataDir, chainId, keys };
 }
 
+/** Appends a repeated option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Catch-up progress as a bar on the terminal. */
+function barProgress(): SyncProgress {
+  const bar = new SingleBar({ stream: process.stderr, format: "syncing [{bar}] {value}/{total} blocks  {eta_formatted} left", hideCursor: true });
+  let base = 0n;
+  return {
+    start: (from, to) => {
+      base = from;
+      bar.start(Number(to - from), 0);
+    },
+    update: (height, to) => {
+      bar.setTotal(Number(to - base));
+      bar.update(Number(height - base));
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/** The permissioned-admission gate of a data folder, or undefined (public mode) when it has no admission.json. */
+async function admissionGate(dataDir: string): Promise<AdmissionGate | undefined> {
+  void dataDir;
+  return undefined;
+}
+
 function networkOf(dataDir: string): Network {
   const paths = dataPaths(dataDir);
   return existsSync(paths.genesis) ? readGenesis(paths.genesis).network : "test";
@@ -60,6 +92,12 @@ function networkOf(dataDir: string): Network {
 
 interface StartOptions {
   readonly data: string;
+  readonly listen: string[];
+  readonly announce: string[];
+  readonly bootstrap: string[];
+  readonly bootstrapWait: string;
+  readonly timeoutPropose: string;
+  readonly p2p: boolean;
   readonly api: string;
   readonly blockInterval: string;
   readonly emptyBlocks: boolean;
@@ -95,25 +133,44 @@ export function nodeCommands(program: Command): void {
     .option("--api <host:port>", "HTTP API address", DEFAULT_API)
     .option("--block-interval <ms>", "milliseconds between blocks", String(NODE_DEFAULTS.blockIntervalMs))
     .option("--no-empty-blocks", "produce a block only when transactions wait")
+    .option("--timeout-propose <ms>", "how long delegates wait for a round's proposal before moving on; the prevote and precommit timeouts are half of it, and all grow by half per round", String(NODE_DEFAULTS.timeoutProposeMs))
     .option("--workers <n>", `worker threads for signatures (default: ${availableParallelism()})`)
     .option("--min-fee-per-byte <n>", "minimum fee per encoded byte, CAS base units", NODE_DEFAULTS.minFeePerByte.toString())
     .option("--init", "create a devnet in the data folder first if it has none")
-    .addHelpText("after", "\nThe validator key file is decrypted with CAS_PASSPHRASE. Stop with Ctrl-C (SIGINT) or SIGTERM.")
+    .option("--listen <multiaddr>", `peer-to-peer listen address, repeatable (default: ${DEFAULT_LISTEN})`, collect, [])
+    .option("--announce <multiaddr>", "address to tell peers instead of the listen address, repeatable", collect, [])
+    .option("--bootstrap <multiaddr>", "peer to connect to and keep connected (ending in /p2p/<peer id>), repeatable", collect, [])
+    .option("--bootstrap-wait <ms>", "how long to wait at start for a bootstrap peer before catching up", "10000")
+    .option("--no-p2p", "run without the peer-to-peer network")
+    .addHelpText("after", [
+      "",
+      "The validator key file is decrypted with CAS_PASSPHRASE. Stop with Ctrl-C (SIGINT) or SIGTERM.",
+      "The node's libp2p identity is <data>/p2p-key (created on first start; `cas node id` prints its peer id).",
+      "A node that starts behind its peers catches up before it votes. <data>/admission.json, when present,",
+      "makes the network permissioned (README: Permissioned networks).",
+    ].join("\n"))
     .action(async (opts: StartOptions) => {
       const { host, port } = listenAddress(opts.api);
       const blockIntervalMs = Number(parseInteger(opts.blockInterval, "--block-interval", 10n, 3_600_000n));
       const workers = opts.workers === undefined ? NODE_DEFAULTS.workers : Number(parseInteger(opts.workers, "--workers", 0n, 256n));
       const minFeePerByte = parseInteger(opts.minFeePerByte, "--min-fee-per-byte", 0n, 10n ** 18n);
+      const timeoutProposeMs = Number(parseInteger(opts.timeoutPropose, "--timeout-propose", 10n, 600_000n));
+      const bootstrapWaitMs = Number(parseInteger(opts.bootstrapWait, "--bootstrap-wait", 0n, 600_000n));
       const log = pino({ base: null, level: process.env.CAS_LOG_LEVEL ?? "info" }, pino.destination(2));
       if (opts.init === true && !existsSync(dataPaths(opts.data).genesis)) {
         const r = await initDevnet(opts.data, "cas-devnet");
         log.info({ data: r.dataDir, keys: r.keys.map((k) => `${k.name} ${k.address}`) }, "devnet created");
       }
+      const p2p = opts.p2p ? {
+        listen: opts.listen.length > 0 ? opts.listen : [DEFAULT_LISTEN], announce: opts.announce, bootstrap: opts.bootstrap, bootstrapWaitMs,
+      } : undefined;
+      const admission = p2p === undefined ? undefined : await admissionGate(opts.data);
       const casNode = await CasNode.start({
-        ...NODE_DEFAULTS, dataDir: opts.data, apiHost: host, apiPort: port, blockIntervalMs,
-        emptyBlocks: opts.emptyBlocks, workers, minFeePerByte, passphrase: passphrase(),
-      }, log);
-      process.stderr.write(`cas: node running, API at ${casNode.apiUrl} (Ctrl-C stops it)\n`);
+        ...NODE_DEFAULTS, dataDir: opts.data, apiHost: host, apiPort: port, blockIntervalMs, timeoutProposeMs,
+        emptyBlocks: opts.emptyBlocks, workers, minFeePerByte, passphrase: passphrase(), p2p, admission,
+      }, log, undefined, process.stderr.isTTY ? barProgress() : undefined);
+      const net = casNode.networkStatus();
+      process.stderr.write(`cas: node running, API at ${casNode.apiUrl}${net === null ? "" : `, peer ${net.addresses[0] ?? net.peerId}`} (Ctrl-C stops it)\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
@@ -126,6 +183,17 @@ export function nodeCommands(program: Command): void {
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
+    });
+
+  node
+    .command("id")
+    .description("print the node's peer id (from <data>/p2p-key, created when missing) and its listen address")
+    .option("--data <dir>", "data folder", NODE_DEFAULTS.dataDir)
+    .option("--json", "print one JSON object")
+    .action(async (opts: { data: string; json?: boolean }) => {
+      if (!existsSync(opts.data)) throw new UsageError(`--data: ${opts.data} does not exist`, "--data");
+      const peerId = await peerIdOf(opts.data);
+      output(opts.json === true, { peerId }, peerId);
     });
 
   const keys = program.command("keys").description("manage key files in the data folder");

@@ -1,0 +1,118 @@
+// Helpers of the multi-process network tests (not a test file): a devnet in a
+// temporary folder on free ports, its node processes, and reads of their APIs.
+
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { createDevnet, spawnNode, stopChild, waitForApi, type Devnet } from "../../src/node/devnet.js";
+import type { ConsensusParams } from "../../src/consensus/params.js";
+
+/** Whether `port` on 127.0.0.1 can be bound now. */
+function free(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port whose base + i and base + 100 + i (i < n) are all free. */
+export async function freeBase(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // Below Linux's ephemeral range (32768 and up), where outgoing connections take their ports.
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = (await free(base + i)) && (await free(base + 100 + i));
+    if (ok) return base;
+  }
+  throw new Error("no free ports");
+}
+
+export class Cluster {
+  readonly children: (ChildProcess | undefined)[];
+
+  private constructor(readonly devnet: Devnet, private readonly extra: readonly string[]) {
+    this.children = devnet.nodes.map(() => undefined);
+  }
+
+  /** A new devnet of `n` nodes in a temporary folder; no node runs yet. */
+  static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>): Promise<Cluster> {
+    const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
+    const devnet = await createDevnet(dir, { nodes: n, chainId: "cas-nettest", basePort: await freeBase(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
+    return new Cluster(devnet, extra);
+  }
+
+  api(i: number): string {
+    return `http://${this.devnet.nodes[i]!.api}`;
+  }
+
+  async start(i: number, more: readonly string[] = []): Promise<void> {
+    const child = spawnNode(this.devnet, i, [...this.extra, ...more], { ...process.env, CAS_LOG_LEVEL: "debug" });
+    this.children[i] = child;
+    await waitForApi(this.devnet.nodes[i]!.api, 60_000, () => child.exitCode !== null);
+  }
+
+  kill(i: number): Promise<void> {
+    const child = this.children[i];
+    this.children[i] = undefined;
+    if (child === undefined || child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.children.map((c) => (c === undefined ? undefined : stopChild(c))));
+  }
+
+  remove(): void {
+    rmSync(this.devnet.dir, { recursive: true, force: true });
+  }
+
+  log(i: number): string {
+    try {
+      return readFileSync(join(this.devnet.nodes[i]!.data, "node.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  async get<T = Record<string, unknown>>(i: number, path: string): Promise<T> {
+    const r = await fetch(this.api(i) + path);
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return (await r.json()) as T;
+  }
+
+  async height(i: number): Promise<number> {
+    return Number((await this.get<{ height: string }>(i, "/status")).height);
+  }
+
+  /** Public keys (hex) that signed the certificate of block `h` (carried in block h + 1). */
+  async signersOf(i: number, h: number): Promise<string[]> {
+    const b = await this.get<{ header: { lastCommit: { signatures: { publicKey: string }[] } } }>(i, `/block/${h + 1}`);
+    return b.header.lastCommit.signatures.map((s) => s.publicKey);
+  }
+
+  /** The validator key (hex) of node `i`, from its genesis entry. */
+  validatorKey(i: number): string {
+    const g = JSON.parse(readFileSync(join(this.devnet.nodes[i]!.data, "genesis.json"), "utf8")) as { validators: { publicKey: string }[] };
+    return g.validators[i]!.publicKey;
+  }
+}
+
+/** Polls `check` every 100 ms until it holds; fails after `ms` with `what`. */
+export async function eventually(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // A node restarting does not answer for a moment.
+    }
+    if (Date.now() > until) throw new Error(`not reached in ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
