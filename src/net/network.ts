@@ -460,8 +460,8 @@ export class CasNetwork {
     if (hello.validator !== null && !verifySignature(hello.validator.signature, helloMessage(this.host.chainId, id), hello.validator.publicKey)) {
       throw new CasError(NetErrorCode.BAD_HELLO, "hello.validator.signature: does not verify for the peer's id", { field: "hello.validator.signature" });
     }
-    const admission = this.options.admission;
-    if (admission !== undefined && !admission.isTrusted(id)) admission.admit(id, hello.admission);
+    // Trusted peers are admitted whatever they send; their maintainer changes are still adopted.
+    this.options.admission?.admit(id, hello.admission);
     const state = this.peers.get(id) ?? { height: -1n, validator: undefined, helloDone: false };
     state.height = hello.height > state.height ? hello.height : state.height;
     state.validator = hello.validator?.publicKey;
@@ -476,7 +476,8 @@ export class CasNetwork {
     const id = conn.remotePeer.toString();
     if (e instanceof CasError) {
       this.log.warn({ peer: id, code: e.code, err: e.message }, "dropping a peer after its hello");
-      this.ban(id);
+      // A peer without enough approvals yet may come back with them; a forged or foreign hello is refused for a while.
+      if (e.peer.verdict === "reject") this.ban(id);
       void conn.close().catch(() => undefined);
     } else {
       this.log.debug({ peer: id, err: e instanceof Error ? e.message : String(e) }, "hello failed");
@@ -631,7 +632,8 @@ export class CasNetwork {
     if (this.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.drop(peerId, "no valid admission");
   }
 
-  private drop(peerId: string, reason: string): void {
+  /** Hangs up on a peer and refuses it for a while. */
+  drop(peerId: string, reason: string): void {
     if (this.banned.has(peerId) && this.banned.get(peerId)! > Date.now()) return;
     this.log.warn({ peer: peerId, reason }, "dropping peer");
     this.ban(peerId);

@@ -42,6 +42,8 @@ export interface Devnet {
 
 export interface DevnetOptions {
   readonly nodes: number;
+  /** How many of the nodes (the first ones) are genesis validators; the rest follow the chain without voting. Default: all. */
+  readonly validators?: number;
   readonly chainId: string;
   /** APIs listen on basePort + i, p2p on basePort + 100 + i. */
   readonly basePort: number;
@@ -59,7 +61,7 @@ export async function createDevnet(dir: string, options: DevnetOptions): Promise
   const validators = Array.from({ length: options.nodes }, () => generateKeyPair());
   const reserve = generateKeyPair(), sale = generateKeyPair();
   const genesis = devnetGenesis({
-    chainId: options.chainId, timestamp: BigInt(Date.now()), validators: validators.map((v) => v.publicKey),
+    chainId: options.chainId, timestamp: BigInt(Date.now()), validators: validators.slice(0, options.validators ?? options.nodes).map((v) => v.publicKey),
     reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey),
     consensus: { ...CONSENSUS_DEFAULTS, ...options.consensus },
   });

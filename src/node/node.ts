@@ -22,6 +22,8 @@ import { CasNetwork, type NetworkHost, type Verdict } from "../net/network.js";
 import { Synchronizer, type SyncProgress } from "../net/sync.js";
 import { MAX_NETWORK_BLOCK_BYTES, type CommittedBlock } from "../net/wire.js";
 import { NetErrorCode } from "../net/errors.js";
+import { AdmissionPolicy, admissionPath, readAdmissionConfig, writeAdmissionConfig } from "../net/admission.js";
+import { peerIdOf } from "../net/identity.js";
 import { RocksStore } from "../ledger/store.js";
 import { Ledger, type PendingSignature, type SignatureVerifier } from "../ledger/ledger.js";
 import { genesisBlock, ledgerParams, readGenesis, type Genesis } from "../chain/genesis.js";
@@ -167,7 +169,8 @@ export class CasNode extends EventEmitter {
    * votes only once it has the chain its peers have.
    */
   private async startNetwork(p2p: P2pOptions, progress: SyncProgress): Promise<void> {
-    const net = await CasNetwork.start({ dataDir: this.options.dataDir, ...p2p, admission: this.options.admission }, this.networkHost(), this.log);
+    const admission = await this.admissionPolicy(() => net);
+    const net: CasNetwork = await CasNetwork.start({ dataDir: this.options.dataDir, ...p2p, admission }, this.networkHost(), this.log);
     this.network = net;
     this.sync = new Synchronizer(net, { tipHeight: () => this.ledger.tip.height, apply: (c) => this.applyCommitted(c) }, this.log, progress);
     this.log.info({ peerId: net.peerId, addresses: net.addresses }, "p2p listening");
@@ -176,6 +179,29 @@ export class CasNode extends EventEmitter {
       if (n === 0) this.log.warn({ bootstrap: p2p.bootstrap }, "no bootstrap peer answered yet; going on from the local tip (the node keeps dialling them)");
     }
     await this.sync.catchUp();
+  }
+
+  /**
+   * The permissioned-admission policy of <data>/admission.json, or undefined
+   * (a public network) when the folder has none. Maintainer changes learnt
+   * from peers are written back to the file; peers they no longer admit are
+   * dropped.
+   */
+  private async admissionPolicy(network: () => CasNetwork | undefined): Promise<AdmissionPolicy | undefined> {
+    const path = admissionPath(this.options.dataDir);
+    const config = readAdmissionConfig(path);
+    if (config === undefined) return undefined;
+    const policy: AdmissionPolicy = new AdmissionPolicy(this.genesis.maintainers, config, this.genesis.chainId, await peerIdOf(this.options.dataDir), {
+      onMaintainersChanged: (_changes, maintainers, from) => {
+        writeAdmissionConfig(path, policy.config());
+        this.log.warn({ from, maintainers: maintainers.length }, "adopted a new maintainer set");
+      },
+      onRevoked: (peer, reason) => network()?.drop(peer, reason.message),
+    });
+    const own = policy.ownAdmissionError();
+    this.log.info({ maintainers: policy.currentMaintainers().length, trusted: config.trustedPeers.length, admitted: own === undefined }, "permissioned network");
+    if (own !== undefined) this.log.warn({ err: own.message }, "this node has no valid admission yet: peers will refuse it (cas admission status)");
+    return policy;
   }
 
   /** Commits a block decided elsewhere (sync, the block topic), with its certificate. */

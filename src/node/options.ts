@@ -4,7 +4,6 @@
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { MEMPOOL_DEFAULTS } from "../mempool/mempool.js";
-import type { AdmissionGate } from "../net/network.js";
 import { BFT_DEFAULTS } from "../consensus/bft.js";
 
 export interface NodeOptions {
@@ -32,8 +31,6 @@ export interface NodeOptions {
   readonly passphrase: string;
   /** The peer-to-peer network; undefined runs the node alone (tests, tools). */
   readonly p2p?: P2pOptions | undefined;
-  /** Permissioned admission (src/net/admission.ts, from <data>/admission.json); undefined: a public network. */
-  readonly admission?: AdmissionGate | undefined;
 }
 
 export interface P2pOptions {

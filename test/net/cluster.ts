@@ -38,9 +38,9 @@ export class Cluster {
   }
 
   /** A new devnet of `n` nodes in a temporary folder; no node runs yet. */
-  static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>): Promise<Cluster> {
+  static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>, validators = n): Promise<Cluster> {
     const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
-    const devnet = await createDevnet(dir, { nodes: n, chainId: "cas-nettest", basePort: await freeBase(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
+    const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBase(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
     return new Cluster(devnet, extra);
   }
 

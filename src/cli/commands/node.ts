@@ -13,7 +13,6 @@ import { writeKeyFile } from "../../crypto/keyFile.js";
 import { toHex } from "../../crypto/bytes.js";
 import { devnetGenesis, genesisToJSON, readGenesis } from "../../chain/genesis.js";
 import { CasNode } from "../../node/node.js";
-import type { AdmissionGate } from "../../net/network.js";
 import { DEFAULT_LISTEN, NODE_DEFAULTS, dataPaths } from "../../node/options.js";
 import { peerIdOf } from "../../net/identity.js";
 import type { SyncProgress } from "../../net/sync.js";
@@ -77,12 +76,6 @@ function barProgress(): SyncProgress {
     },
     stop: () => bar.stop(),
   };
-}
-
-/** The permissioned-admission gate of a data folder, or undefined (public mode) when it has no admission.json. */
-async function admissionGate(dataDir: string): Promise<AdmissionGate | undefined> {
-  void dataDir;
-  return undefined;
 }
 
 function networkOf(dataDir: string): Network {
@@ -164,10 +157,9 @@ export function nodeCommands(program: Command): void {
       const p2p = opts.p2p ? {
         listen: opts.listen.length > 0 ? opts.listen : [DEFAULT_LISTEN], announce: opts.announce, bootstrap: opts.bootstrap, bootstrapWaitMs,
       } : undefined;
-      const admission = p2p === undefined ? undefined : await admissionGate(opts.data);
       const casNode = await CasNode.start({
         ...NODE_DEFAULTS, dataDir: opts.data, apiHost: host, apiPort: port, blockIntervalMs, timeoutProposeMs,
-        emptyBlocks: opts.emptyBlocks, workers, minFeePerByte, passphrase: passphrase(), p2p, admission,
+        emptyBlocks: opts.emptyBlocks, workers, minFeePerByte, passphrase: passphrase(), p2p,
       }, log, undefined, process.stderr.isTTY ? barProgress() : undefined);
       const net = casNode.networkStatus();
       process.stderr.write(`cas: node running, API at ${casNode.apiUrl}${net === null ? "" : `, peer ${net.addresses[0] ?? net.peerId}`} (Ctrl-C stops it)\n`);
