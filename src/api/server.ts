@@ -306,6 +306,7 @@ export function buildApi(node: ApiBackend): FastifyInstance {
       timestamp: tip.header.timestamp.toString(),
       ledgerHeader: ledgerHeaderToJSON(tip.ledgerHeader),
       mempool: { txs: node.mempool.size, bytes: node.mempool.bytes },
+      minFeePerByte: node.mempool.minFeePerByte.toString(),
       coins: node.ledger.coinCount,
       witness: node.witness.tip === undefined ? null : { height: node.witness.tip.height.toString(), hash: toHex(node.witness.tip.hash) },
       p2p: networkJSON(node.networkStatus(), false),

@@ -17,6 +17,7 @@ import { admissionCommands } from "./commands/admission.js";
 import { proofCommands } from "./commands/proof.js";
 import { mineCommand } from "./commands/mine.js";
 import { devnetCommand } from "./commands/devnet.js";
+import { loadCommand } from "./commands/load.js";
 import { PoolErrorCode } from "../workers/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { NetErrorCode } from "../net/errors.js";
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   proofCommands(program);
   mineCommand(program);
   devnetCommand(program);
+  loadCommand(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().configureOutput(program.configureOutput());
   return program;

@@ -85,7 +85,7 @@ export class Mempool {
   private readonly verifiedSignatures = new Set<string>();
   private bytes_ = 0;
   private readonly maxBytes: number;
-  private readonly minFeePerByte: bigint;
+  readonly minFeePerByte: bigint;
 
   constructor(
     private readonly ledger: MempoolLedger,
