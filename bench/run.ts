@@ -2,9 +2,11 @@
 // `npm run bench -- [suite...]`) runs the named suites, all by default. Each
 // suite prints its table and writes bench/results/<suite>.json.
 
+import "../src/net/polyfill.js";
 import { runCore } from "./core.js";
 import { runLedger } from "./ledger.js";
 import { runConsensus } from "./consensus.js";
+import { runNetwork } from "./network.js";
 
 /** A benchmark suite: what it measures and how to run it. */
 export interface Suite {
@@ -25,6 +27,10 @@ export const SUITES: Readonly<Record<string, Suite>> = {
   consensus: {
     description: "BFT rounds in process (4 and 21 validators): blocks/s, proposal-to-commit p50/p99; witness mining H/s",
     run: runConsensus,
+  },
+  network: {
+    description: "4-node devnet under the load generator: sustained tx/s and latency; gossip delivery of 10,000 messages; delegates vs followers",
+    run: runNetwork,
   },
 };
 

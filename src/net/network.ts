@@ -179,22 +179,7 @@ export class CasNetwork {
         },
         services: {
           identify: identify(),
-          pubsub: gossipsub({
-            globalSignaturePolicy: "StrictNoSign",
-            allowPublishToZeroTopicPeers: true,
-            ignoreDuplicatePublishError: true,
-            emitSelf: false,
-            msgIdFn: (m) => sha256(new TextEncoder().encode(m.topic), m.data),
-            maxInboundDataLength: MAX_GOSSIP_BYTES + 1024,
-            messageProcessingConcurrency: 64,
-            scoreParams: {
-              appSpecificScore: (peer) => gate()?.appScore(peer) ?? 0,
-              appSpecificWeight: 1,
-              // Devnets and tests run every node on one address.
-              IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
-            },
-            scoreThresholds: { graylistThreshold: GRAYLIST_THRESHOLD },
-          }),
+          pubsub: gossipsub(gossipOptions((peer) => gate()?.appScore(peer) ?? 0)),
         },
       });
     } catch (e) {
@@ -698,6 +683,31 @@ export class CasNetwork {
     for (const t of this.timers) clearTimeout(t);
     await this.libp2p.stop();
   }
+}
+
+/**
+ * The node's gossipsub settings (the network benchmark measures with the
+ * same): unsigned messages whose id is the hash of topic and bytes, a
+ * publish to no peer is not an error, our penalties as the app-specific
+ * score (weight 1, so the graylist threshold is in our points).
+ */
+export function gossipOptions(appScore: (peerId: string) => number): Parameters<typeof gossipsub>[0] {
+  return {
+    globalSignaturePolicy: "StrictNoSign",
+    allowPublishToZeroTopicPeers: true,
+    ignoreDuplicatePublishError: true,
+    emitSelf: false,
+    msgIdFn: (m) => sha256(new TextEncoder().encode(m.topic), m.data),
+    maxInboundDataLength: MAX_GOSSIP_BYTES + 1024,
+    messageProcessingConcurrency: 64,
+    scoreParams: {
+      appSpecificScore: appScore,
+      appSpecificWeight: 1,
+      // Devnets and tests run every node on one address.
+      IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
+    },
+    scoreThresholds: { graylistThreshold: GRAYLIST_THRESHOLD },
+  };
 }
 
 /** Topic names by their index on a direct stream. */
