@@ -560,6 +560,12 @@ export class CasNetwork {
     });
   }
 
+  /** Main-chain witness headers from witness height `from` (fewer when the peer has fewer), decoded strictly. */
+  async witnessesFrom(peerId: string, from: bigint, count: number): Promise<WitnessHeader[]> {
+    const frames = await this.request(peerId, { kind: SyncKind.Witnesses, from, count: Math.min(count, MAX_SYNC_COUNT) });
+    return frames.map((f, i) => decodeWitness(f, `sync.witnesses[${i}]`));
+  }
+
   /** Peers that reported a tip above `height`, highest first. */
   peersAbove(height: bigint): string[] {
     return [...this.peers.entries()].filter(([, p]) => p.helloDone && p.height > height)
@@ -614,7 +620,11 @@ export class CasNetwork {
   private dropUnadmitted(peerId: string): void {
     const admission = this.options.admission;
     if (admission === undefined || admission.isTrusted(peerId) || admission.isAdmitted(peerId)) return;
-    if (this.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.drop(peerId, "no valid admission");
+    // Not banned: it may come back with approvals.
+    const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+    if (peer === undefined) return;
+    this.log.info({ peer: peerId }, "hanging up on a peer without a valid admission");
+    void this.libp2p.hangUp(peer).catch(() => undefined);
   }
 
   /** Hangs up on a peer and refuses it for a while. */
@@ -729,7 +739,8 @@ function sha256(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
-function checkAddress(text: string, flag: string): Multiaddr {
+/** A TCP multiaddr, or a CasError naming `flag`. */
+export function checkAddress(text: string, flag: string): Multiaddr {
   try {
     const a = multiaddr(text);
     if (!a.getComponents().some((c) => c.name === "tcp")) throw new Error("no /tcp/<port>");

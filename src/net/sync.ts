@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { CasError } from "../errors.js";
 import type { CasNetwork } from "./network.js";
 import type { CommittedBlock } from "./wire.js";
+import type { WitnessHeader } from "../primitives/witness.js";
 
 /** Blocks asked per request. */
 const SYNC_BATCH = 128;
@@ -24,6 +25,10 @@ export interface SyncTarget {
   tipHeight(): bigint;
   /** Applies one committed block on the tip; throws a CasError when it is not valid. */
   apply(block: CommittedBlock): Promise<void>;
+  /** Height of the best known witness (−1 with none). */
+  witnessHeight(): bigint;
+  /** Adds a witness header; throws a CasError when it is not valid (yet: its blocks may still be missing). */
+  addWitness(header: WitnessHeader): Promise<void>;
 }
 
 export class Synchronizer {
@@ -89,14 +94,26 @@ export class Synchronizer {
     return applied;
   }
 
-  /** Fetches and applies the blocks after `tip` from the first peer that serves valid ones; false when none did. */
+  /**
+   * Fetches and applies the blocks after `tip` from the first peer that
+   * serves valid ones; false when none did. A block's reward may settle
+   * through a witness this node has not seen (mined while it was away): the
+   * peer's witnesses are fetched first, as far as the blocks they cover.
+   */
   private async fetchNext(tip: bigint): Promise<boolean> {
     for (const peer of this.net.peersAbove(tip)) {
       try {
         const blocks = await this.net.blocksFrom(peer, tip + 1n, SYNC_BATCH);
         for (const b of blocks) {
           if (b.block.header.height <= this.target.tipHeight()) continue;
-          await this.target.apply(b);
+          try {
+            await this.target.apply(b);
+          } catch (e) {
+            // Once: fetch the witnesses the peer knows, then the block must pass.
+            if (!(await this.fetchWitnesses(peer))) throw e;
+            await this.target.apply(b);
+          }
+          await this.fetchWitnesses(peer);
         }
         if (this.target.tipHeight() > tip) return true;
       } catch (e) {
@@ -105,5 +122,25 @@ export class Synchronizer {
       }
     }
     return false;
+  }
+
+  /** Adds the peer's main-chain witnesses above ours until one does not pass (its blocks not here yet); true if any was added. */
+  private async fetchWitnesses(peer: string): Promise<boolean> {
+    let added = false;
+    for (;;) {
+      const from = this.target.witnessHeight() + 1n;
+      const headers = await this.net.witnessesFrom(peer, from, SYNC_BATCH);
+      let took = 0;
+      for (const h of headers) {
+        try {
+          await this.target.addWitness(h);
+          took++;
+        } catch {
+          return added || took > 0;
+        }
+      }
+      added ||= took > 0;
+      if (headers.length < SYNC_BATCH || took === 0) return added;
+    }
   }
 }

@@ -172,7 +172,14 @@ export class CasNode extends EventEmitter {
     const admission = await this.admissionPolicy(() => net);
     const net: CasNetwork = await CasNetwork.start({ dataDir: this.options.dataDir, ...p2p, admission }, this.networkHost(), this.log);
     this.network = net;
-    this.sync = new Synchronizer(net, { tipHeight: () => this.ledger.tip.height, apply: (c) => this.applyCommitted(c) }, this.log, progress);
+    this.sync = new Synchronizer(net, {
+      tipHeight: () => this.ledger.tip.height,
+      apply: (c) => this.applyCommitted(c),
+      witnessHeight: () => this.witness.tip?.height ?? -1n,
+      addWitness: async (h) => {
+        await this.witness.add(h, this.finalTime);
+      },
+    }, this.log, progress);
     this.log.info({ peerId: net.peerId, addresses: net.addresses }, "p2p listening");
     if (p2p.bootstrap.length > 0) {
       const n = await net.waitForPeers(1, p2p.bootstrapWaitMs);

@@ -59,7 +59,7 @@ t.test("init writes a devnet and refuses to overwrite it", async (t) => {
 });
 
 t.test("node start, a payment, balances, consolidation and proofs", async (t) => {
-  node = spawn(process.execPath, [CAS, "node", "start", "--data", data, "--api", "127.0.0.1:0", "--block-interval", "100", "--workers", "1"], { env, stdio: ["ignore", "ignore", "pipe"] });
+  node = spawn(process.execPath, [CAS, "node", "start", "--data", data, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--block-interval", "100", "--workers", "1"], { env, stdio: ["ignore", "ignore", "pipe"] });
   api = await new Promise<string>((resolve, reject) => {
     let err = "";
     node!.stderr!.on("data", (d: Buffer) => {
@@ -116,6 +116,9 @@ t.test("wallet errors: one line naming the argument", async (t) => {
     [["verify-proof", join(dir, "missing.json"), "--header", join(dir, "missing.json")], 2, /^cas: file: cannot read/],
     [["node", "start", "--data", join(dir, "empty"), "--api", "127.0.0.1:0"], 1, /^cas: --data: .* has no genesis\.json; run `cas init/],
     [["node", "start", "--data", data, "--api", "nonsense"], 2, /^cas: --api: expected HOST:PORT/],
+    [["node", "start", "--data", join(dir, "empty"), "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/udp/1"], 2, /^cas: --listen: .* is not a TCP multiaddr/],
+    [["node", "start", "--data", join(dir, "empty"), "--api", "127.0.0.1:0", "--bootstrap", "/ip4/127.0.0.1/tcp/1"], 2, /^cas: --bootstrap: .* does not end in \/p2p\/<peer id>/],
+    [["devnet", "--nodes", "0"], 2, /^cas: --nodes: /],
   ];
   for (const [args, code, message] of cases) {
     const r = cas(...args);

@@ -15,6 +15,7 @@ import { devnetGenesis, genesisToJSON, readGenesis } from "../../chain/genesis.j
 import { CasNode } from "../../node/node.js";
 import { DEFAULT_LISTEN, NODE_DEFAULTS, dataPaths } from "../../node/options.js";
 import { peerIdOf } from "../../net/identity.js";
+import { bootstrapPeer, checkAddress } from "../../net/network.js";
 import type { SyncProgress } from "../../net/sync.js";
 import { SingleBar } from "cli-progress";
 import { CliErrorCode } from "../errors.js";
@@ -154,6 +155,10 @@ export function nodeCommands(program: Command): void {
         const r = await initDevnet(opts.data, "cas-devnet");
         log.info({ data: r.dataDir, keys: r.keys.map((k) => `${k.name} ${k.address}`) }, "devnet created");
       }
+      // Bad addresses are usage errors, found before anything starts.
+      for (const a of opts.listen) checkAddress(a, "--listen");
+      for (const a of opts.announce) checkAddress(a, "--announce");
+      for (const b of opts.bootstrap) bootstrapPeer(b);
       const p2p = opts.p2p ? {
         listen: opts.listen.length > 0 ? opts.listen : [DEFAULT_LISTEN], announce: opts.announce, bootstrap: opts.bootstrap, bootstrapWaitMs,
       } : undefined;
