@@ -23,7 +23,6 @@ import "../src/net/polyfill.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { ChildProcess } from "node:child_process";
 import { createLibp2p } from "libp2p";
@@ -32,7 +31,7 @@ import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { identify } from "@libp2p/identify";
 import { gossipsub } from "@libp2p/gossipsub";
-import { createDevnet, spawnNode, stopChild, waitForApi, type Devnet } from "../src/node/devnet.js";
+import { createDevnet, freeBasePort as freeBase, spawnNode, stopChild, waitForApi, type Devnet } from "../src/node/devnet.js";
 import { readKeyFile } from "../src/crypto/keyFile.js";
 import { generateKeyPair } from "../src/crypto/ed25519.js";
 import { runLoad, type LoadResult } from "../src/load/loadgen.js";
@@ -78,25 +77,6 @@ function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-}
-
-function free(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port under Linux's ephemeral range whose API and p2p ports are free. */
-async function freeBase(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 10_000 + Math.floor(Math.random() * 20_000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = (await free(base + i)) && (await free(base + 100 + i));
-    if (ok) return base;
-  }
-  throw new Error("no free ports");
 }
 
 /** Starts every node of `devnet`; resolves once each API answers. */

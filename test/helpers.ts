@@ -1,6 +1,8 @@
 // Shared test helpers (not a test file: .taprc includes only *.test.ts).
 
 import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { createHash, randomBytes } from "node:crypto";
 import { CasError } from "../src/errors.js";
 
@@ -60,4 +62,17 @@ export function orderedKey(n: number, tag = 0x5a): Uint8Array {
   k[1] = n & 0xff;
   k[31] = tag;
   return k;
+}
+
+const CAS_BIN = fileURLToPath(new URL("../bin/cas.js", import.meta.url));
+
+/** `cas …` as a child process of the built CLI (asynchronous: a node in the test process can answer it). */
+export function casAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CAS_BIN, ...args], { env: { ...process.env, CAS_PASSPHRASE: "", CAS_LOG_LEVEL: "warn" } });
+    let out = "", err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
 }

@@ -11,6 +11,7 @@
 //   node-<i>/node.log     the node's log while `cas devnet` runs it
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -152,4 +153,28 @@ export function stopChild(child: ChildProcess, ms = 10_000): Promise<void> {
     });
     child.kill("SIGTERM");
   });
+}
+
+/** Whether `port` on 127.0.0.1 can be bound now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port for `n` nodes whose APIs (base + i) and p2p ports (base + 100 + i)
+ * are all free now: below Linux's ephemeral range (32768 and up), where
+ * outgoing connections take their ports. For tests and benchmarks.
+ */
+export async function freeBasePort(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = (await portFree(base + i)) && (await portFree(base + 100 + i));
+    if (ok) return base;
+  }
+  throw new CasError(NodeErrorCode.DEVNET_NODE_FAILED, "devnet: found no free ports for the nodes", { field: "ports" });
 }

@@ -11,11 +11,9 @@
 // between them).
 
 import t, { type Test } from "tap";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { decodeAddress, encodeAddress, keyAddress } from "../../src/crypto/address.js";
 import { generateKeyPair, type KeyPair } from "../../src/crypto/ed25519.js";
@@ -25,9 +23,8 @@ import { buildStake, buildTransfer, buildUnstake, buildVoteDelegate, type Spenda
 import { CasNode } from "../../src/node/node.js";
 import { NODE_DEFAULTS } from "../../src/node/options.js";
 import { initDevnet } from "../../src/cli/commands/node.js";
-import { hex } from "../helpers.js";
+import { casAsync, hex } from "../helpers.js";
 
-const CLI = fileURLToPath(new URL("../../bin/cas.js", import.meta.url));
 const UNIT = 100_000_000n;
 const CHAIN = "cas-staketest";
 const dir = mkdtempSync(join(tmpdir(), "cas-stake-"));
@@ -113,16 +110,7 @@ const address = async (key: KeyPair, withKey = false): Promise<AddressBody> =>
   (await get(`/address/${addr(key)}${withKey ? `?publicKey=${hex(key.publicKey)}` : ""}`)).body as unknown as AddressBody;
 const validators = async (): Promise<ValidatorsBody> => (await get("/validators")).body as unknown as ValidatorsBody;
 
-/** `cas …` as a child process of the built CLI (asynchronous: the node answers it from this process). */
-function cas(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CAS_PASSPHRASE: "", CAS_LOG_LEVEL: "warn" } });
-    let out = "", err = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-}
+const cas = casAsync;
 
 const sale = (): Promise<KeyPair> => readKeyFile(join(dir, "keys", "sale.json"), "").then(generateKeyPair);
 const staker = generateKeyPair();

@@ -6,12 +6,10 @@
 // wall-clock thresholds.
 
 import t, { type Test } from "tap";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { encodeAddress, keyAddress } from "../../src/crypto/address.js";
 import { bytesKey } from "../../src/crypto/bytes.js";
@@ -27,9 +25,8 @@ import { RateSchedule } from "../../src/load/rateSchedule.js";
 import { buildFanOut, chunk, coinWindow, planCoins, MAX_COIN_WINDOW_MS, MIN_COIN_WINDOW_MS } from "../../src/load/funding.js";
 import { percentile, runLoad, type LoadProgress, type LoadResult } from "../../src/load/loadgen.js";
 import { LoadErrorCode } from "../../src/load/errors.js";
-import { asyncCodeOf, codeOf, random } from "../helpers.js";
+import { asyncCodeOf, casAsync, codeOf, random } from "../helpers.js";
 
-const CLI = fileURLToPath(new URL("../../bin/cas.js", import.meta.url));
 const CAS_HEX = "0".repeat(64);
 
 t.test("the schedule: the count due follows the clock, so late ticks catch up and the total is exact", async (t) => {
@@ -210,16 +207,7 @@ t.test("runLoad errors: no node, bad options", async (t) => {
 
 // ------------------------------------------------------------------ the CLI
 
-/** `cas …` as a child process of the built CLI (asynchronous: the node answers it from this process). */
-function cas(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CAS_PASSPHRASE: "", CAS_LOG_LEVEL: "warn" } });
-    let out = "", err = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-}
+const cas = casAsync;
 
 t.test("cas load: a run with --json, and the table", async (t) => {
   const api = node.apiUrl.replace("http://", "");

@@ -1,34 +1,14 @@
 // Helpers of the multi-process network tests (not a test file): a devnet in a
 // temporary folder on free ports, its node processes, and reads of their APIs.
 
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { createDevnet, spawnNode, stopChild, waitForApi, type Devnet } from "../../src/node/devnet.js";
+import { createDevnet, freeBasePort, spawnNode, stopChild, waitForApi, type Devnet } from "../../src/node/devnet.js";
+
+export const freeBase = freeBasePort;
 import type { ConsensusParams } from "../../src/consensus/params.js";
-
-/** Whether `port` on 127.0.0.1 can be bound now. */
-function free(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port whose base + i and base + 100 + i (i < n) are all free. */
-export async function freeBase(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768 and up), where outgoing connections take their ports.
-    const base = 10_000 + Math.floor(Math.random() * 20_000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = (await free(base + i)) && (await free(base + 100 + i));
-    if (ok) return base;
-  }
-  throw new Error("no free ports");
-}
 
 export class Cluster {
   readonly children: (ChildProcess | undefined)[];
