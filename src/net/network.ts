@@ -33,7 +33,7 @@ import { identify } from "@libp2p/identify";
 import { gossipsub, TopicValidatorResult, type GossipSub } from "@libp2p/gossipsub";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
 import type { Logger } from "pino";
 import { CasError } from "../errors.js";
 import { equalBytes, toHex } from "../crypto/bytes.js";
@@ -266,13 +266,13 @@ export class CasNetwork {
     let verdict: Verdict;
     try {
       verdict = await this.handlers.get(topic)!(data);
+      if (verdict === "reject") this.penalize(from, 10, `${topic}: rejected`);
     } catch (e) {
       const penalty = e instanceof CasError ? e.peer : { verdict: "reject" as const, score: 10 };
       if (!(e instanceof CasError)) this.log.warn({ topic, err: e instanceof Error ? e.message : String(e) }, "a peer message broke its handler");
       verdict = penalty.verdict;
       if (verdict === "reject") this.penalize(from, penalty.score, e instanceof Error ? e.message : String(e));
     }
-    if (verdict === "reject" && !(this.penalties.has(from))) this.penalize(from, 10, `${topic}: rejected`);
     // "ignore" depends on the moment (a height not reached yet): the same message may pass later.
     if (key !== undefined && verdict !== "ignore") this.remember(key, verdict);
     return verdict;
@@ -490,8 +490,9 @@ export class CasNetwork {
       if (request.kind === SyncKind.Status) {
         await lp.write(encodeSyncStatus(this.host.tip()));
       } else {
+        // Blocks stop at the tip; witnesses at the first height the main chain does not have.
         const tip = this.host.tip().height;
-        for (let h = request.from; h < request.from + BigInt(request.count) && h <= tip; h++) {
+        for (let h = request.from; h < request.from + BigInt(request.count) && (request.kind === SyncKind.Witnesses || h <= tip); h++) {
           let frame: Uint8Array | undefined;
           if (request.kind === SyncKind.Blocks) {
             const c = await this.host.committedBlock(h);
@@ -575,12 +576,6 @@ export class CasNetwork {
   /** Peers that said hello. */
   readyPeers(): string[] {
     return [...this.peers.entries()].filter(([, p]) => p.helloDone).map(([id]) => id).sort();
-  }
-
-  /** Notes that a peer's message shows it at `height` or beyond. */
-  notePeerHeight(peerId: string, height: bigint): void {
-    const p = this.peers.get(peerId);
-    if (p !== undefined && height > p.height) p.height = height;
   }
 
   // ---------------------------------------------------------------- scores, bans, admission
@@ -758,4 +753,3 @@ export function bootstrapPeer(text: string): { addr: Multiaddr; peerId: string }
   return { addr, peerId };
 }
 
-export type { PeerId };

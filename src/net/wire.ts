@@ -9,6 +9,7 @@ import { decodeBlock, decodeCommit, encodeBlock, encodeCommit, type Block, type 
 import { CONSENSUS_LIMITS } from "../primitives/consensus.js";
 import { TX_LIMITS, checkChainId } from "../primitives/transaction.js";
 import { WITNESS_MAX_BYTES } from "../primitives/witness.js";
+import { MAX_HANDSHAKE_BYTES } from "./admission.js";
 
 /** The gossip topics of one chain (ARCHITECTURE §9). */
 export interface Topics {
@@ -118,7 +119,8 @@ export interface Hello {
 }
 
 export const HELLO_DOMAIN = new TextEncoder().encode("CAS hello v1:");
-const MAX_ADMISSION_BYTES = 64 * 1024;
+/** The admission record's own limit (admission.ts): a long maintainer-change chain must still fit a hello. */
+const MAX_ADMISSION_BYTES = MAX_HANDSHAKE_BYTES;
 export const MAX_HELLO_BYTES = 1 + 32 + 32 + 8 + 1 + 96 + 4 + MAX_ADMISSION_BYTES;
 
 /** What a validator signs to say it runs the node `peerId`. */

@@ -247,7 +247,6 @@ export class CasNode extends EventEmitter {
   private networkHost(): NetworkHost {
     const chainId = this.genesis.chainId;
     const next = (): bigint => this.ledger.tip.height + 1n;
-    const refuse = (field: string, message: string): CasError => new CasError(NetErrorCode.BAD_MESSAGE, `${field}: ${message}`, { field });
     return {
       chainId,
       genesisHash: this.genesisHash,
@@ -264,11 +263,11 @@ export class CasNode extends EventEmitter {
         return fresh ? "accept" : "ignore";
       },
       onProposal: (p) => this.consensusMessage(p.height, p.chainId, () => {
-        if (!verifySignature(p.signature, proposalMessageOf(p), p.proposer)) throw refuse("proposal.signature", "does not verify");
+        if (!verifySignature(p.signature, proposalMessageOf(p), p.proposer)) throw badMessage("proposal.signature", "does not verify");
         return p.proposer;
       }, (d) => d.receiveProposal(p)),
       onVote: (v) => this.consensusMessage(v.height, v.chainId, () => {
-        if (!verifySignature(v.signature, voteMessageOf(v), v.validator)) throw refuse("vote.signature", "does not verify");
+        if (!verifySignature(v.signature, voteMessageOf(v), v.validator)) throw badMessage("vote.signature", "does not verify");
         return v.validator;
       }, (d) => d.receiveVote(v)),
       onBlock: (c) => {
@@ -316,7 +315,7 @@ export class CasNode extends EventEmitter {
     }
     const key = signer();
     if (height === next && this.ledger.dpos.setAt(next).indexOf(key) < 0) {
-      throw new CasError(NetErrorCode.BAD_MESSAGE, "signer: not a delegate of the height", { field: "signer" });
+      throw badMessage("signer", "not a delegate of the height");
     }
     void deliver(driver);
     if (height === next) return "accept";
@@ -421,6 +420,11 @@ export class CasNode extends EventEmitter {
     await this.store.close();
     this.log.info("node stopped");
   }
+}
+
+/** A consensus message the network refuses (its sender loses score). */
+function badMessage(field: string, message: string): CasError {
+  return new CasError(NetErrorCode.BAD_MESSAGE, `${field}: ${message}`, { field });
 }
 
 /**

@@ -6,8 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { createDevnet, freeBasePort, spawnNode, stopChild, waitForApi, type Devnet } from "../../src/node/devnet.js";
-
-export const freeBase = freeBasePort;
 import type { ConsensusParams } from "../../src/consensus/params.js";
 
 export class Cluster {
@@ -20,7 +18,7 @@ export class Cluster {
   /** A new devnet of `n` nodes in a temporary folder; no node runs yet. */
   static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>, validators = n): Promise<Cluster> {
     const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
-    const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBase(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
+    const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBasePort(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
     return new Cluster(devnet, extra);
   }
 

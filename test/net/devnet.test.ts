@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { eventually, freeBase } from "./cluster.js";
+import { eventually } from "./cluster.js";
+import { freeBasePort } from "../../src/node/devnet.js";
 
 const CAS = fileURLToPath(new URL("../../bin/cas.js", import.meta.url));
 
 t.test("cas devnet runs, connects and stops its nodes", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "cas-devnet-"));
-  const base = await freeBase(2);
+  const base = await freeBasePort(2);
   const child = spawn(process.execPath, [CAS, "devnet", "--nodes", "2", "--dir", join(dir, "net"), "--base-port", String(base), "--block-interval", "50", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
