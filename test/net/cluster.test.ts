@@ -9,6 +9,9 @@ import { Cluster, eventually } from "./cluster.js";
 
 const LATE_HEIGHT = 250;
 
+// Real processes on a 2-core machine shared with the rest of the suite: more than tap's default 120 s per file.
+t.setTimeout(300_000);
+
 t.test("a four-node network over libp2p", async (t) => {
   // Blocks every 10 ms so a few hundred pile up quickly. Misses and
   // disagreements are not punished here: a node that is down misses blocks
