@@ -7,6 +7,7 @@ import { runCore } from "./core.js";
 import { runLedger } from "./ledger.js";
 import { runConsensus } from "./consensus.js";
 import { runNetwork } from "./network.js";
+import { runContracts } from "./contracts.js";
 
 /** A benchmark suite: what it measures and how to run it. */
 export interface Suite {
@@ -27,6 +28,10 @@ export const SUITES: Readonly<Record<string, Suite>> = {
   consensus: {
     description: "BFT rounds in process (4 and 21 validators): blocks/s, proposal-to-commit p50/p99; witness mining H/s",
     run: runConsensus,
+  },
+  contracts: {
+    description: "ERC20 transfer calls/s in QuickJS with a fresh context per call, the cost of a fresh context, and @ethereumjs/evm and node:vm as peers",
+    run: runContracts,
   },
   network: {
     description: "4-node devnet under the load generator: sustained tx/s and latency; gossip delivery of 10,000 messages; delegates vs followers",

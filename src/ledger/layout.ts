@@ -137,3 +137,27 @@ export const FORMAT_KEY = key(PREFIX.meta, enc.encode("format"));
 export const DPOS_META_KEY = key(STAKE_PREFIX.dposMeta, enc.encode("dpos"));
 export const stakerKey = (publicKey: Uint8Array): Uint8Array => key(STAKE_PREFIX.staker, publicKey);
 export const validatorSetKey = (height: bigint): Uint8Array => key(STAKE_PREFIX.validatorSet, heightBytes(height));
+
+// --------------------------------------------------------------- contracts
+// Contracts (src/contracts/runner.ts), written in the block's own batch; the
+// block's undo data holds the values they replace. A contract's account
+// balances are ordinary 0x08 balances of its address (type contract).
+//
+// | prefix | key                          | value                                                   |
+// | ------ | ---------------------------- | ------------------------------------------------------- |
+// | 0x13   | contract address 21          | code hash 32 ‖ deployer address 21 ‖ height u64 ‖ source varBytes |
+// | 0x14   | contract address 21 ‖ key    | value (UTF-8 text in the contract value encoding)       |
+// | 0x15   | tx id 32                     | receipt of a deploy or call (JSON, UTF-8)               |
+//
+// The state tree commits to each contract's code and storage as leaves of
+// the contract's address (runner.ts says how), so the state root covers them.
+
+export const CONTRACT_PREFIX = {
+  contract: 0x13,
+  storage: 0x14,
+  receipt: 0x15,
+} as const;
+
+export const contractKey = (address: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.contract, address);
+export const contractStorageKey = (address: Uint8Array, storageKey: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.storage, address, storageKey);
+export const receiptKey = (id: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.receipt, id);

@@ -21,8 +21,11 @@
 //  - no outpoint is spent twice in the block (wasm outpoint set);
 //  - every signature verifies (transactions, certificates, recorded prevotes,
 //    evidence), in one batch;
-//  - state root = root of the balance tree after the block (balances, and
-//    each key's bonded and unbonding stake).
+//  - deploys and calls ask for at most MAX_BLOCK_TX_GAS together; they run
+//    in block order (the ContractHost, src/contracts/runner.ts), after
+//    every other rule holds;
+//  - state root = root of the balance tree after the block (balances, each
+//    key's bonded and unbonding stake, contract accounts, code and storage).
 
 import { CasError } from "../errors.js";
 import { addressBytes, addressFromBytes, type Address } from "../crypto/address.js";
@@ -46,7 +49,8 @@ import { OutpointStatus, createOutpointSet, type OutpointSet } from "./outpointS
 import { StateTree, stateKey } from "./stateTree.js";
 import { LedgerErrorCode } from "./errors.js";
 import { BlockErrorCode, TxErrorCode } from "./txErrors.js";
-import { badSignature, stakeOpOf, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
+import { badSignature, gasOf, MAX_BLOCK_TX_GAS, stakeOpOf, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
+import { AddressType } from "../crypto/address.js";
 import type { BatchOp, Store } from "./store.js";
 import {
   DPOS_META_KEY, FORMAT_KEY, GENESIS_KEY, STAKE_PREFIX, STORE_FORMAT, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
@@ -98,6 +102,35 @@ export interface WitnessSettler {
   reloadPaid(): Promise<void>;
 }
 
+/** What running a block's deploys and calls changes (src/contracts/runner.ts ContractEffects). */
+export interface ContractRun {
+  /** Store changes, and the values they replace. */
+  readonly ops: readonly BatchOp[];
+  readonly undo: readonly BatchOp[];
+  /** State tree leaves of contract code and storage. */
+  readonly leaves: readonly { key: Uint8Array; before: bigint; after: bigint }[];
+  /** Contract account balance changes. */
+  readonly accounts: readonly (readonly [Address, Uint8Array, bigint])[];
+  /** Outputs each transaction's calls created, by the transaction's index in the block. */
+  readonly outputs: ReadonlyMap<number, readonly TxOutput[]>;
+  /** Updates the host's memory once the block is written. */
+  apply(): void;
+}
+
+/** What the ledger asks of the contracts layer, which sits above it (ARCHITECTURE §2). */
+export interface ContractHost {
+  /** Runs the block's deploys and calls in block order on the state at the tip, changing nothing yet. */
+  run(block: { height: bigint; time: bigint }, txs: readonly Transaction[], ids: readonly Uint8Array[], balances: (address: Address, currency: Uint8Array) => bigint): ContractRun;
+  /** Every contract leaf of the state tree (the tree is rebuilt at start). */
+  leaves(): [Uint8Array, bigint][];
+  /** The leaf a contract key-space change sets (undoing a block); undefined for other keys. */
+  leafOf(op: BatchOp): [Uint8Array, bigint] | undefined;
+  /** Outputs a committed transaction's calls created. */
+  createdOutputs(id: Uint8Array): Promise<TxOutput[]>;
+  /** Re-reads the contract state from the store (after a block is disconnected). */
+  reload(): Promise<void>;
+}
+
 /** What a proposer decides about the block it builds; the ledger fills in the rest. */
 export interface BlockDraft {
   readonly txs: readonly Transaction[];
@@ -125,6 +158,8 @@ interface BlockEffects {
   readonly created: { key: Uint8Array; coin: Coin }[];
   /** New balances by state key (hex); 0n removes. */
   readonly balances: Map<string, { address: Address; currency: Uint8Array; key: Uint8Array; before: bigint; after: bigint }>;
+  /** Contract code and storage leaves of the state tree. */
+  leaves?: readonly { key: Uint8Array; before: bigint; after: bigint }[];
 }
 
 /** A coin's encoding: height u64 LE ‖ output (codec.ts rules), written directly (tens of thousands per block). */
@@ -184,7 +219,7 @@ function decodeUndo(bytes: Uint8Array): { spent: { key: Uint8Array; coin: Coin }
   const r = new Reader(bytes);
   const spent = r.list("undo", 1 << 24, () => ({ key: r.bytes("undo.key", 36), coin: decodeCoin(r.varBytes("undo.coin", 4096)) }));
   const aux = r.list("undo.aux", 1 << 24, () => {
-    const key = r.varBytes("undo.aux.key", 64);
+    const key = r.varBytes("undo.aux.key", 1024);
     return { key, value: r.u8("undo.aux.present") === 0 ? null : r.varBytes("undo.aux.value", 1 << 26) };
   });
   r.end("undo");
@@ -222,6 +257,7 @@ interface Prepared {
   readonly effects: BlockEffects;
   readonly dpos: DposTransition;
   readonly settle: { apply(): void } | undefined;
+  readonly contracts: ContractRun | undefined;
 }
 
 export class Ledger implements CoinView {
@@ -244,7 +280,9 @@ export class Ledger implements CoinView {
   /** The write batch in progress (a block's balances are in the tree before its tip is). */
   private writing: Promise<unknown> | undefined;
 
-  private constructor(private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number) {
+  private constructor(
+    private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number, private readonly contracts: ContractHost | undefined,
+  ) {
     this.unspent = createOutpointSet({ expected });
     this.tree = new StateTree();
     this.tip_ = tip;
@@ -255,7 +293,7 @@ export class Ledger implements CoinView {
    * Opens the ledger in `store`: commits `genesis` if the store is empty,
    * else checks the store holds that chain in this layout, then rebuilds the caches.
    */
-  static async open(store: Store, genesis: Block, params: LedgerParams): Promise<Ledger> {
+  static async open(store: Store, genesis: Block, params: LedgerParams, contracts?: ContractHost): Promise<Ledger> {
     const genesisHash = blockHash(genesis.header);
     const stored = await store.get(GENESIS_KEY);
     if (stored !== undefined && !equalBytes(stored, genesisHash)) {
@@ -263,7 +301,7 @@ export class Ledger implements CoinView {
     }
     if (stored === undefined) {
       const start = DposState.genesis(params.consensus, params.validators);
-      const ledger = new Ledger(store, params, genesisTip(genesis, genesisHash), start.state, 1024);
+      const ledger = new Ledger(store, params, genesisTip(genesis, genesisHash), start.state, 1024, contracts);
       await ledger.commitGenesis(genesis, genesisHash, start.ops, start.deltas);
       return ledger;
     }
@@ -281,7 +319,7 @@ export class Ledger implements CoinView {
     if (block === undefined || lhBytes === undefined) throw corrupt(`block ${height} of the tip is missing`);
     const lh = decodeLedgerHeader(lhBytes);
     const tip: Tip = { height, hash, header: block.header, ledgerHeader: lh, ledgerHash: ledgerHash(lh) };
-    const ledger = new Ledger(store, params, tip, await loadDpos(store, params.consensus), 1024);
+    const ledger = new Ledger(store, params, tip, await loadDpos(store, params.consensus), 1024, contracts);
     if (ledger.dpos_.height !== height) throw corrupt(`the staking state is at block ${ledger.dpos_.height}, the tip at ${height}`);
     await ledger.rebuildCaches();
     return ledger;
@@ -392,6 +430,7 @@ export class Ledger implements CoinView {
     for await (const [k, v] of this.store.range(prefixRange(PREFIX.balance))) {
       balances.push([stateKey(k.subarray(1, 22), k.subarray(22, 54)), decodeAmount(v)]);
     }
+    if (this.contracts !== undefined) balances.push(...this.contracts.leaves());
     this.tree.update(balances);
     if (!equalBytes(this.tree.root, this.tip_.header.stateRoot)) {
       throw corrupt(`the balances give state root ${toHex(this.tree.root)}, the tip says ${toHex(this.tip_.header.stateRoot)}`);
@@ -421,11 +460,11 @@ export class Ledger implements CoinView {
    */
   private effects(
     block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[],
-    stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [],
+    stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [], contracts?: ContractRun,
   ): BlockEffects {
     const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const created: { key: Uint8Array; coin: Coin }[] = [];
-    const deltas: (readonly [Address, Uint8Array, bigint])[] = [...stakes];
+    const deltas: (readonly [Address, Uint8Array, bigint])[] = [...stakes, ...(contracts?.accounts ?? [])];
     let n = 0;
     block.txs.forEach((tx, t) => {
       for (const input of tx.inputs) {
@@ -438,13 +477,14 @@ export class Ledger implements CoinView {
         spent.push(s);
         deltas.push([s.coin.output.address, s.coin.output.currency, -s.coin.output.amount]);
       }
-      createdKeys(ids[t]!, tx.outputs).forEach((key, i) => {
-        const output = tx.outputs[i]!;
+      const outputs = contracts?.outputs.get(t);
+      createdKeys(ids[t]!, outputs === undefined ? tx.outputs : [...tx.outputs, ...outputs]).forEach((key, i) => {
+        const output = (i < tx.outputs.length ? tx.outputs[i] : outputs![i - tx.outputs.length])!;
         created.push({ key, coin: { output, height } });
         deltas.push([output.address, output.currency, output.amount]);
       });
     });
-    return { ids, spent, created, balances: this.balanceChanges(deltas) };
+    return { ids, spent, created, balances: this.balanceChanges(deltas), leaves: contracts?.leaves ?? [] };
   }
 
   /** Net balance changes per (address, currency), with the tree's values before and after. */
@@ -480,7 +520,21 @@ export class Ledger implements CoinView {
   }
 
   private applyBalances(effects: BlockEffects, side: "before" | "after"): Uint8Array {
-    return this.tree.update([...effects.balances.values()].map((b) => [b.key, b[side]] as const));
+    const changes = [...effects.balances.values()].map((b) => [b.key, b[side]] as const);
+    for (const l of effects.leaves ?? []) changes.push([l.key, l[side]] as const);
+    return this.tree.update(changes);
+  }
+
+  /** Runs the block's deploys and calls on the tip's state (the tree must hold the tip's balances). */
+  private runContracts(txs: readonly Transaction[], ids: readonly Uint8Array[], height: bigint, time: bigint, field: string): ContractRun | undefined {
+    let gas = 0n;
+    txs.forEach((tx, i) => {
+      gas += gasOf(tx);
+      if (gas > MAX_BLOCK_TX_GAS) throw blockFail(BlockErrorCode.BAD_GAS, `${field}.txs[${i}]`, `the block's deploys and calls ask for more than ${MAX_BLOCK_TX_GAS} gas`);
+    });
+    if (gas === 0n) return undefined;
+    if (this.contracts === undefined) throw blockFail(BlockErrorCode.BAD_GAS, `${field}.txs`, "this ledger runs no contracts");
+    return this.contracts.run({ height, time }, txs, ids, (address, currency) => this.tree.get(stateKey(addressBytes(address), currency)) ?? 0n);
   }
 
   /**
@@ -502,13 +556,14 @@ export class Ledger implements CoinView {
     const reward = rewardTransaction(this.params.chainId, { height, witness, prevotes }, [...dpos.rewardOutputs, ...witnessOutputs(owed)]);
     const txs = [reward, ...draft.txs];
     const ids = txs.map(txId);
-    const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas);
+    const timestamp = draft.timestamp > tip.header.timestamp ? draft.timestamp : tip.header.timestamp + 1n;
+    const contracts = this.runContracts(txs, ids, height, timestamp, "draft");
+    const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas, contracts);
     const stateRoot = this.applyBalances(effects, "after");
     this.applyBalances(effects, "before");
     return {
       header: {
-        version: BLOCK_VERSION, chainId: this.params.chainId, height,
-        timestamp: draft.timestamp > tip.header.timestamp ? draft.timestamp : tip.header.timestamp + 1n,
+        version: BLOCK_VERSION, chainId: this.params.chainId, height, timestamp,
         previousHash: tip.hash, txRoot: defaultHasher().merkleRoot(concat(ids)), stateRoot, proposer: draft.proposer, lastCommit: draft.lastCommit,
       },
       txs,
@@ -709,15 +764,19 @@ export class Ledger implements CoinView {
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
     // From here to the tree update nothing awaits: the balances' "before" values are the tree's.
     this.unstage();
-    const effects = this.effects(block, ids, h.height, spent, dpos.deltas);
+    const contracts = this.runContracts(block.txs, ids, h.height, h.timestamp, field);
+    const effects = this.effects(block, ids, h.height, spent, dpos.deltas, contracts);
     for (const b of effects.balances.values()) {
-      if (isStakeCurrency(b.currency)) undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
+      if (isStakeCurrency(b.currency) || b.address.type === AddressType.Contract) {
+        undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
+      }
     }
-    effects.aux = { ops: [...dpos.ops, ...witnessOps], undo };
+    undo.push(...(contracts?.undo ?? []));
+    effects.aux = { ops: [...dpos.ops, ...witnessOps, ...(contracts?.ops ?? [])], undo };
     this.checkRoots(block, effects);
     const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
     const prepared: Prepared = {
-      parent: tip, block, hash, effects, dpos, settle,
+      parent: tip, block, hash, effects, dpos, settle, contracts,
       tip: { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) },
     };
     this.staged = prepared;
@@ -767,6 +826,7 @@ export class Ledger implements CoinView {
     if (prepared !== undefined) {
       this.dpos_ = prepared.dpos.state;
       prepared.settle?.apply();
+      prepared.contracts?.apply();
     }
     return tip;
   }
@@ -783,20 +843,28 @@ export class Ledger implements CoinView {
     if (block === undefined || undoBytes === undefined || prevBlock === undefined || prevLh === undefined) throw corrupt(`block ${tip.height} or its undo data is missing`);
     const { spent, aux } = decodeUndo(undoBytes);
     const ids = block.txs.map(txId);
-    const created = block.txs.flatMap((tx, t) => createdKeys(ids[t]!, tx.outputs).map((key, i) => ({ key, coin: { output: tx.outputs[i]!, height: tip.height } })));
+    const outputsOf: (readonly TxOutput[])[] = [];
+    for (const [t, tx] of block.txs.entries()) {
+      const called = tx.kind === TxKind.Deploy || tx.kind === TxKind.Call ? await this.contracts?.createdOutputs(ids[t]!) : undefined;
+      outputsOf.push(called === undefined || called.length === 0 ? tx.outputs : [...tx.outputs, ...called]);
+    }
+    const created = block.txs.flatMap((_tx, t) => createdKeys(ids[t]!, outputsOf[t]!).map((key, i) => ({ key, coin: { output: outputsOf[t]![i]!, height: tip.height } })));
     // Balance changes are the block's coins', reversed; stake balances come back from the undo data.
     const balances = this.balanceChanges([
       ...spent.map((s) => [s.coin.output.address, s.coin.output.currency, s.coin.output.amount] as const),
       ...created.map((c) => [c.coin.output.address, c.coin.output.currency, -c.coin.output.amount] as const),
     ]);
+    const leaves: { key: Uint8Array; before: bigint; after: bigint }[] = [];
     for (const op of aux) {
+      const leaf = this.contracts?.leafOf(op);
+      if (leaf !== undefined) leaves.push({ key: leaf[0], before: this.tree.get(leaf[0]) ?? 0n, after: leaf[1] });
       if (op.key[0] !== PREFIX.balance || op.key.length !== 54) continue;
       const address = addressFromBytes(op.key.subarray(1, 22));
       const currency = op.key.slice(22, 54);
       const key = stateKey(op.key.subarray(1, 22), currency);
       balances.set(bytesKey(key), { address, currency, key, before: this.tree.get(key) ?? 0n, after: op.value === null ? 0n : decodeAmount(op.value) });
     }
-    const effects: BlockEffects = { ids, spent: created, created: spent, balances };
+    const effects: BlockEffects = { ids, spent: created, created: spent, balances, leaves };
     const root = this.applyBalances(effects, "after");
     if (!equalBytes(root, prevBlock.header.stateRoot)) {
       this.applyBalances(effects, "before");
@@ -834,6 +902,7 @@ export class Ledger implements CoinView {
     this.tip_ = prevTip;
     this.dpos_ = await loadDpos(this.store, this.params.consensus);
     await this.witness?.reloadPaid();
+    await this.contracts?.reload();
     return prevTip;
   }
 

@@ -32,6 +32,8 @@ export enum TxErrorCode {
   FEE_TOO_LOW = "TX_FEE_TOO_LOW",
   /** The input is owned by a special account, which the ledger cannot unlock yet. */
   UNSUPPORTED_OWNER = "TX_UNSUPPORTED_OWNER",
+  /** A deploy's or call's fee does not pay its gas limit at the gas price. */
+  GAS_FEE = "TX_GAS_FEE",
 }
 
 export enum BlockErrorCode {
@@ -55,4 +57,6 @@ export enum BlockErrorCode {
   BAD_COMMIT = "BLOCK_BAD_COMMIT",
   /** Nothing to disconnect: the tip is the genesis block. */
   AT_GENESIS = "BLOCK_AT_GENESIS",
+  /** The block's deploys and calls ask for more gas than a block allows, or the ledger runs no contracts. */
+  BAD_GAS = "BLOCK_BAD_GAS",
 }

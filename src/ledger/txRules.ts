@@ -10,6 +10,7 @@ import { MAX_AMOUNT } from "../primitives/codec.js";
 import { outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
 import { decodeStakePayload, decodeVotePayload } from "../primitives/stake.js";
 import { decodeEvidence } from "../primitives/consensus.js";
+import { decodeCallPayload, decodeDeployPayload, MAX_FUNCTION_NAME, type CallPayload, type DeployPayload } from "../primitives/contract.js";
 import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "./txErrors.js";
 
@@ -99,6 +100,44 @@ export function stakeOpOf(tx: Transaction, field = "tx"): StakeOp | undefined {
   }
 }
 
+/** A deploy's or a call's payload, decoded. */
+export type ContractOp = { readonly kind: "deploy"; readonly payload: DeployPayload } | { readonly kind: "call"; readonly payload: CallPayload };
+
+/** Most gas one deploy or call may ask for (contracts/params.ts MAX_CALL_GAS; repeated here, below the contracts layer). */
+export const MAX_TX_GAS = 5_000_000n;
+/** Base units of CAS per unit of gas (contracts/params.ts GAS_PRICE). */
+export const TX_GAS_PRICE = 1n;
+/** Gas limits of one block's deploys and calls together (contracts/params.ts MAX_BLOCK_GAS). */
+export const MAX_BLOCK_TX_GAS = 20_000_000n;
+
+const contractOps = new WeakMap<Transaction, ContractOp | undefined>();
+
+/**
+ * The contract operation of a deploy or call transaction (its payload,
+ * strictly decoded, with its limits checked); undefined for other kinds.
+ * The source check of a deploy's code belongs to the contracts layer: a
+ * deploy with bad code fails in its receipt, and the mempool refuses it.
+ */
+export function contractOpOf(tx: Transaction, field = "tx"): ContractOp | undefined {
+  if (tx.kind !== TxKind.Deploy && tx.kind !== TxKind.Call) return undefined;
+  if (contractOps.has(tx)) return contractOps.get(tx);
+  const f = `${field}.payload`;
+  const op: ContractOp = tx.kind === TxKind.Deploy ? { kind: "deploy", payload: decodeDeployPayload(tx.payload, f) } : { kind: "call", payload: decodeCallPayload(tx.payload, f) };
+  const p = op.payload;
+  if (p.gasLimit < 1n || p.gasLimit > MAX_TX_GAS) throw fail(TxErrorCode.STRUCTURE, `${f}.gasLimit`, `expected 1..${MAX_TX_GAS}, got ${p.gasLimit}`);
+  if (tx.fee < p.gasLimit * TX_GAS_PRICE) throw fail(TxErrorCode.GAS_FEE, `${field}.fee`, `${tx.fee} does not pay for the gas limit ${p.gasLimit} at ${TX_GAS_PRICE} per gas`);
+  if (op.kind === "call" && !/^[A-Za-z][A-Za-z0-9_]*$/.test(op.payload.fn)) {
+    throw fail(TxErrorCode.STRUCTURE, `${f}.fn`, `expected an identifier of at most ${MAX_FUNCTION_NAME} characters`);
+  }
+  contractOps.set(tx, op);
+  return op;
+}
+
+/** The gas limit a deploy or call reserves in its block (0 for other kinds). */
+export function gasOf(tx: Transaction): bigint {
+  return contractOpOf(tx)?.payload.gasLimit ?? 0n;
+}
+
 /** The key a staking operation's payload names, which must sign the transaction (none for evidence: anyone may submit it). */
 function payloadSigner(op: StakeOp | undefined): Uint8Array | undefined {
   if (op === undefined || op.kind === "evidence") return undefined;
@@ -119,6 +158,10 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
   if (tx.kind === TxKind.Transfer && tx.outputs.length === 0) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs`, "a transfer creates at least one output");
   if (tx.kind === TxKind.Transfer && tx.payload.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.payload`, "a transfer has no payload");
   const op = stakeOpOf(tx, field);
+  contractOpOf(tx, field);
+  tx.outputs.forEach((o, i) => {
+    if (o.address.type === AddressType.Contract) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs[${i}].address`, "a contract's funds are an account: attach coins to a call instead of paying its address");
+  });
   if (tx.declarations.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.declarations`, "special-account declarations are not supported yet");
   const seen = new Set<string>();
   tx.inputs.forEach((input, i) => {
@@ -166,12 +209,15 @@ export function validateTxInputs(
   if (op?.kind === "stake") addTo(outSums, new Uint8Array(32), op.amount, `${field}.payload.amount`);
   const staker = payloadSigner(op);
   if (staker !== undefined) owned.add(ownerOf(staker));
+  const contract = contractOpOf(tx, field);
+  if (contract?.kind === "call" && contract.payload.amount > 0n) addTo(outSums, contract.payload.currency, contract.payload.amount, `${field}.payload.amount`);
+  if (contract !== undefined) owned.add(ownerOf(contract.kind === "deploy" ? contract.payload.deployer : contract.payload.caller));
   for (const currency of new Set([...inSums.keys(), ...outSums.keys()])) {
     const a = inSums.get(currency) ?? 0n;
     const b = outSums.get(currency) ?? 0n;
     if (a !== b) {
       const id = toHex(Buffer.from(currency, "latin1"));
-      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs ${a}, outputs${currency === CAS_KEY ? (op?.kind === "stake" ? ", fee and stake" : " and fee") : ""} ${b}`);
+      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs ${a}, outputs${currency === CAS_KEY ? (op?.kind === "stake" ? ", fee and stake" : " and fee") : ""}${contract?.kind === "call" && contract.payload.amount > 0n ? " (with the attached amount)" : ""} ${b}`);
     }
   }
   const signed = new Set<string>();

@@ -21,7 +21,9 @@
 import { CasError } from "../errors.js";
 import { bytesKey, toHex } from "../crypto/bytes.js";
 import { encodeTx, outpointId, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
-import { validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
+import { contractOpOf, gasOf, MAX_BLOCK_TX_GAS, TX_GAS_PRICE, validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
+import { checkContractSource } from "../contracts/sourceCheck.js";
+import { checkArgsText } from "../contracts/values.js";
 import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 import type { PendingSignature } from "../ledger/ledger.js";
@@ -152,8 +154,19 @@ export class Mempool {
     const staking: PendingSignature[] = [];
     this.checkConflicts(tx, idKey, field, op, staking);
     const size = encodeTx(tx).length;
-    if (tx.fee < this.minFeePerByte * BigInt(size)) {
-      throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size)} (${this.minFeePerByte} per byte × ${size} bytes)`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
+    // A deploy or call pays for its gas limit on top of its bytes.
+    const gasFee = gasOf(tx) * TX_GAS_PRICE;
+    if (tx.fee < this.minFeePerByte * BigInt(size) + gasFee) {
+      const gas = gasFee === 0n ? "" : ` + ${gasFee} for the gas limit`;
+      throw new CasError(TxErrorCode.FEE_TOO_LOW, `${field}.fee: ${tx.fee} is below ${this.minFeePerByte * BigInt(size) + gasFee} (${this.minFeePerByte} per byte × ${size} bytes${gas})`, { field: `${field}.fee`, peer: { verdict: "ignore", score: 0 } });
+    }
+    // A deploy whose code breaks the language rules would only fail in its receipt: refuse it here.
+    const contract = contractOpOf(tx, field);
+    if (contract?.kind === "deploy") {
+      checkContractSource(contract.payload.code, `${field}.payload.code`);
+      checkArgsText(contract.payload.args === "" ? "[]" : contract.payload.args, `${field}.payload.args`);
+    } else if (contract?.kind === "call") {
+      checkArgsText(contract.payload.args, `${field}.payload.args`);
     }
     let checks: ReturnType<typeof validateTxInputs>;
     const version = this.ledger.coinVersion;
@@ -233,12 +246,16 @@ export class Mempool {
     const sorted = [...this.entries.values()].sort((a, b) => (lower(a, b) ? 1 : -1));
     const out: Transaction[] = [];
     let bytes = 0;
+    let gas = 0n;
     for (const e of sorted) {
       if (out.length >= maxTxs) break;
       if (bytes + e.size > maxBytes) continue;
       if (e.tx.expiresAt < blockTime) continue;
+      const g = gasOf(e.tx);
+      if (gas + g > MAX_BLOCK_TX_GAS) continue;
       out.push(e.tx);
       bytes += e.size;
+      gas += g;
     }
     return out;
   }

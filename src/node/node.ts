@@ -36,6 +36,7 @@ import { segmentRootOf } from "../consensus/witnessRules.js";
 import { WorkerPool } from "../workers/pool.js";
 import { BatchVerifier } from "../workers/batchVerifier.js";
 import { buildApi, type NetworkStatus } from "../api/server.js";
+import { ContractRunner } from "../contracts/runner.js";
 import type { FastifyInstance } from "fastify";
 import { dataPaths, type NodeOptions, type P2pOptions } from "./options.js";
 import { NodeErrorCode } from "./errors.js";
@@ -64,6 +65,8 @@ export class CasNode extends EventEmitter {
     private readonly log: Logger,
     /** The wall clock in ms; replaced in tests. Consensus code never reads it: it is passed in. */
     private readonly now: () => bigint,
+    /** Deployed contracts, their receipts and read-only calls. */
+    readonly contracts: ContractRunner,
   ) {
     super();
     this.genesisHash = blockHash(genesisBlock(genesis).header);
@@ -79,9 +82,11 @@ export class CasNode extends EventEmitter {
     const key = generateKeyPair(await readKeyFile(paths.validatorKey, options.passphrase));
     const store = await RocksStore.open(paths.db);
     let ledger: Ledger | undefined;
+    let contracts: ContractRunner | undefined;
     let pool: WorkerPool | undefined;
     try {
-      ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis));
+      contracts = await ContractRunner.open(store, genesis.network);
+      ledger = await Ledger.open(store, genesisBlock(genesis), ledgerParams(genesis), contracts);
       pool = new WorkerPool({ size: options.workers });
       const verifyPool = pool;
       // Concurrent admissions share worker round trips: their signatures go in batches.
@@ -90,7 +95,7 @@ export class CasNode extends EventEmitter {
       const mempool = new Mempool(ledger, verifyAll, { maxBytes: options.mempoolMaxBytes, minFeePerByte: options.minFeePerByte });
       const witness = await WitnessChain.open(store, { chainId: genesis.chainId, params: genesis.witness, finalized: finalizedBlocks(ledger) });
       ledger.attachWitness(witness);
-      const node = new CasNode(options, genesis, ledger, mempool, witness, store, pool, key, log, now);
+      const node = new CasNode(options, genesis, ledger, mempool, witness, store, pool, key, log, now, contracts);
       log.info({ chainId: genesis.chainId, height: Number(ledger.tip.height), data: options.dataDir }, "ledger open");
       try {
         await node.listen();

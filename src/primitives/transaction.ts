@@ -37,14 +37,20 @@ export enum TxKind {
   VoteDelegate = 5,
   /** Submits duplicate-vote evidence (payload: consensus.ts encodeEvidence); the offender is slashed and removed. */
   Evidence = 6,
+  /** Deploys a contract (payload: contract.ts DeployPayload); its code is immutable. */
+  Deploy = 7,
+  /** Calls a contract's exported function (payload: contract.ts CallPayload), possibly attaching coins. */
+  Call = 8,
 }
 
 const KNOWN_KINDS: ReadonlySet<number> = new Set([
-  TxKind.Transfer, TxKind.Genesis, TxKind.Reward, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence,
+  TxKind.Transfer, TxKind.Genesis, TxKind.Reward, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence, TxKind.Deploy, TxKind.Call,
 ]);
 
 /** Kinds a user signs and the mempool admits: each spends inputs and pays a fee, as a transfer does. */
-export const USER_KINDS: ReadonlySet<TxKind> = new Set([TxKind.Transfer, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence]);
+export const USER_KINDS: ReadonlySet<TxKind> = new Set([
+  TxKind.Transfer, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence, TxKind.Deploy, TxKind.Call,
+]);
 
 /** Limits of the decoder; a transaction over any of them is rejected unread. */
 export const TX_LIMITS = {

@@ -1,0 +1,426 @@
+// The deploy-time source check: a realistic contract passes, each language rule
+// rejects its construct with a CasError naming line and column, the size and
+// nesting limits hold, catch clauses are instrumented without moving lines,
+// and no input makes the check throw anything but a CONTRACT_SOURCE CasError.
+
+import t, { type Test } from "tap";
+import fc from "fast-check";
+import { parse } from "acorn";
+import { CasError } from "../../src/errors.js";
+import { ContractErrorCode } from "../../src/contracts/errors.js";
+import { checkContractSource, EXPORT_NAME, FATAL_CHECK, MAX_SOURCE_BYTES } from "../../src/contracts/sourceCheck.js";
+
+/** Two lines before the case under test, so every case sits on line 3 of a module that has an export. */
+const HEAD = "export function main() { return 1; }\n// the case under test is on the next line\n";
+
+/** The error `checkContractSource(source)` throws, or undefined if it accepts. */
+function errorOf(source: string, field?: string): unknown {
+  try {
+    if (field === undefined) checkContractSource(source);
+    else checkContractSource(source, field);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** Asserts `source` is rejected as CONTRACT_SOURCE at `where` (`LINE:COLUMN`) with a message matching `what`. */
+function rejects(t: Test, source: string, where: string, what: RegExp, label: string): void {
+  const e = errorOf(source);
+  if (!(e instanceof CasError)) {
+    t.fail(`${label}: expected a CasError, got ${e === undefined ? "acceptance" : String(e)}`);
+    return;
+  }
+  t.equal(e.code, "CONTRACT_SOURCE", `${label}: code CONTRACT_SOURCE`);
+  t.equal(e.field, "code", `${label}: the field is code`);
+  t.ok(e.message.startsWith(`code:${where}: `), `${label}: located at ${where} (got "${e.message}")`);
+  t.match(e.message, what, `${label}: says what is wrong`);
+}
+
+/** A case on line 3: `marker` is the text at which the error must point. */
+function rejectsLine3(t: Test, line: string, marker: string, what: RegExp, label = line): void {
+  const index = line.indexOf(marker);
+  t.ok(index >= 0, `${label}: the marker is in the line`);
+  rejects(t, HEAD + line, `3:${index + 1}`, what, label);
+}
+
+function accepts(t: Test, source: string, label: string): void {
+  const e = errorOf(source);
+  t.equal(e, undefined, `${label}: accepted${e instanceof Error ? ` (got "${e.message}")` : ""}`);
+}
+
+// Rule 7 forbids the property name \`caller\` (Function.prototype.caller), so
+// this contract names its sender through ctx.origin.
+const ERC20 = `// A fungible token in the contract language.
+const TOTAL = "total";
+const balanceKey = (owner) => \`bal:\${owner}\`;
+const allowanceKey = (owner, spender) => \`allow:\${owner}:\${spender}\`;
+
+class Ledger {
+  constructor(prefix) {
+    this.prefix = prefix;
+    this.touched = new Set();
+  }
+  get(key) {
+    const raw = storage.get(this.prefix + key);
+    return raw === undefined || raw === null ? 0n : BigInt(raw);
+  }
+  set(key, value) {
+    if (value < 0n) throw new Error("negative balance");
+    this.touched.add(key);
+    storage.set(this.prefix + key, value.toString());
+  }
+}
+
+const ledger = new Ledger("erc20/");
+
+function amountOf(value) {
+  let n;
+  try {
+    n = BigInt(value);
+  } catch (e) {
+    throw new Error(\`bad amount: \${String(value)}\`);
+  }
+  if (n <= 0n) throw new Error("amount must be positive");
+  return n;
+}
+
+export function init(ctx, supply) {
+  const n = amountOf(supply);
+  ledger.set(balanceKey(ctx.origin), n);
+  ledger.set(TOTAL, n);
+  return { supply: n.toString(), decimals: Math.max(0, 8) };
+}
+
+export function transfer(ctx, to, amount) {
+  const n = amountOf(amount);
+  const from = ctx.origin;
+  ledger.set(balanceKey(from), ledger.get(balanceKey(from)) - n);
+  ledger.set(balanceKey(to), ledger.get(balanceKey(to)) + n);
+  const seen = new Map([[from, true], [to, true]]);
+  emit("Transfer", JSON.stringify({ from, to, amount: n.toString(), parties: seen.size }));
+  return true;
+}
+
+export function approve(ctx, spender, amount) {
+  ledger.set(allowanceKey(ctx.origin, spender), amountOf(amount));
+  return true;
+}
+
+export function transferFrom(ctx, owner, to, amount) {
+  const n = amountOf(amount);
+  const key = allowanceKey(owner, ctx.origin);
+  ledger.set(key, ledger.get(key) - n);
+  ledger.set(balanceKey(owner), ledger.get(balanceKey(owner)) - n);
+  ledger.set(balanceKey(to), ledger.get(balanceKey(to)) + n);
+  return true;
+}
+
+export function balanceOf(ctx, owner) {
+  return ledger.get(balanceKey(owner)).toString();
+}
+
+export function Total() {
+  try {
+    return ledger.get(TOTAL).toString();
+  } catch {
+    return "0";
+  }
+}
+`;
+
+t.test("a realistic token contract passes and lists its entry points", async (t) => {
+  const checked = checkContractSource(ERC20);
+  t.same(checked.exports, ["Total", "approve", "balanceOf", "init", "transfer", "transferFrom"], "the exports, sorted in code-unit order");
+  t.equal(checked.instrumented.split("\n").length, ERC20.split("\n").length, "instrumentation keeps the line count");
+  t.match(checked.instrumented, `catch (e) {${FATAL_CHECK}(e);`, "the catch with a parameter is instrumented");
+  t.match(checked.instrumented, `catch (__cas_e) {${FATAL_CHECK}(__cas_e);`, "the parameterless catch is instrumented");
+  t.ok(Object.isFrozen(checked) || Array.isArray(checked.exports), "a plain result object");
+});
+
+t.test("the message format: field, line, column, what and why", async (t) => {
+  const e = errorOf(HEAD + "let vv = eval('1');");
+  t.ok(e instanceof CasError, "a CasError");
+  t.equal((e as CasError).code, ContractErrorCode.SOURCE, "code CONTRACT_SOURCE");
+  t.equal((e as CasError).message, "code:3:10: eval is not allowed in a contract (it compiles code at run time)", "the exact message");
+  const named = errorOf(HEAD + "let vv = eval('1');", "tx.payload.code");
+  t.ok(named instanceof CasError && named.message.startsWith("tx.payload.code:3:10: "), "the field given names the message");
+  t.equal((named as CasError).field, "tx.payload.code", "and the error's field");
+});
+
+t.test("rule 1: no imports of any kind", async (t) => {
+  rejectsLine3(t, `;;;;;;;;;import x from "y";`, "import", /import is not allowed/);
+  rejectsLine3(t, `;;;;;;;;;import "y";`, "import", /import is not allowed/);
+  rejectsLine3(t, `let vv = import("y");`, "import", /dynamic import\(\) is not allowed/);
+  rejectsLine3(t, `let vv = import.meta.url;`, "import", /import\.meta is not allowed/);
+  accepts(t, HEAD + "function F() { return new.target; }", "new.target is not import.meta");
+});
+
+t.test("rule 2: no with statement", async (t) => {
+  rejectsLine3(t, `;;;;;;;;;with (a) { b; }`, "with", /with statement is not allowed/);
+});
+
+t.test("rule 3: no async, await, generators or yield", async (t) => {
+  rejectsLine3(t, `;;;;;;;;;async function f() {}`, "async", /async functions are not allowed/);
+  rejectsLine3(t, `let vv = async () => 1;`, "async", /async functions are not allowed/);
+  rejectsLine3(t, `let vv = async function () {};`, "async", /async functions are not allowed/);
+  rejectsLine3(t, `let vv = { async m() {} };`, "async", /async functions are not allowed/, "an async object method");
+  rejectsLine3(t, `class Cc { async m() {} }`, "async", /async functions are not allowed/, "an async class method");
+  rejectsLine3(t, `let vv = await 1;`, "await", /await is not allowed/, "top-level await");
+  rejectsLine3(t, `;;;;;;;;;for await (const x of y) {}`, "for", /for await is not allowed/);
+  rejectsLine3(t, `;;;;;;;;;function* g() { yield 1; }`, "function", /generator functions are not allowed/);
+  rejectsLine3(t, `let vv = function* () {};`, "function", /generator functions are not allowed/);
+  rejectsLine3(t, `let vv = { *g() {} };`, "*g", /generator functions are not allowed/, "a generator method");
+  rejectsLine3(t, `let vv = { yield: 1 }; export async function h() {}`, "async", /async functions are not allowed/, "an async export");
+  rejectsLine3(t, `;;;;;;;;;yield;`, "yield", /syntax error/, "yield outside a generator is a syntax error in a module");
+});
+
+const FORBIDDEN = [
+  "eval", "Function", "Proxy", "Reflect", "WeakRef", "FinalizationRegistry", "Date", "globalThis", "Symbol", "RegExp",
+  "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly", "Int8Array", "Uint8Array", "Uint8ClampedArray",
+  "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+  "Promise", "queueMicrotask", "setTimeout", "setInterval", "process", "require", "module", "exports",
+];
+
+t.test("rule 4: forbidden globals, referenced or declared", async (t) => {
+  for (const name of FORBIDDEN) {
+    rejectsLine3(t, `let vv = ${name};`, name, new RegExp(`^code:3:10: ${name} is not allowed in a contract \\(.+\\)$`), `a reference to ${name}`);
+  }
+  rejectsLine3(t, `let vv = Date.now();`, "Date", /time is not deterministic; use ctx\.block\.time/);
+  rejectsLine3(t, `let vv = new Uint8Array(4);`, "Uint8Array", /raw memory views expose NaN bits and bypass memory accounting/);
+  rejectsLine3(t, `let vv = new RegExp("a+");`, "RegExp", /backtracking runs without metering/);
+  rejectsLine3(t, `let vv = { Promise };`, "Promise", /Promise is not allowed/, "a shorthand property is a reference");
+  rejectsLine3(t, `let vv = () => globalThis;`, "globalThis", /globalThis is not allowed/);
+  // Declarations shadow the global and confuse a reviewer, so they are rejected too.
+  rejectsLine3(t, `let Date = 1;`, "Date", /Date is not allowed/, "a let binding");
+  rejectsLine3(t, `var process = 1;`, "process", /process is not allowed/, "a var binding");
+  rejectsLine3(t, `function Symbol() {}`, "Symbol", /Symbol is not allowed/, "a function name");
+  rejectsLine3(t, `class Promise {}`, "Promise", /Promise is not allowed/, "a class name");
+  rejectsLine3(t, `function ff(a, Proxy) {}`, "Proxy", /Proxy is not allowed/, "a parameter");
+  rejectsLine3(t, `try { x(); } catch (Reflect) {}`, "Reflect", /Reflect is not allowed/, "a catch parameter");
+  rejectsLine3(t, `const { a: WeakRef } = o;`, "WeakRef", /WeakRef is not allowed/, "a destructured binding");
+  rejectsLine3(t, `let eval = 1;`, "eval", /syntax error/, "binding eval is already a syntax error in strict code");
+  accepts(t, HEAD + "let vv = o.eval + o.Date + o['Function'];", "property names are not references");
+  accepts(t, HEAD + "let vv = { Date: 1, Promise: 2, 'eval': 3 };", "object keys are not references");
+  accepts(t, HEAD + "class Cc { Date() {} static Symbol = 1; }", "class member names are not references");
+  accepts(t, HEAD + "const { Date: when } = o;", "a destructured key is not a binding");
+  accepts(t, HEAD + "eval: for (;;) break eval;", "a label is not a reference");
+});
+
+t.test("rule 5: no regular expression literals", async (t) => {
+  rejectsLine3(t, `let vv = /ab+c/i;`, "/ab", /regular expression literal is not allowed/);
+  accepts(t, HEAD + "let vv = 6 / 2 / 3;", "division is not a regular expression");
+});
+
+t.test("rule 6: no way to Math.random", async (t) => {
+  rejectsLine3(t, `let vv = Math.random();`, "Math", /Math\.random is not allowed/);
+  rejectsLine3(t, `let vv = Math["random"]();`, "Math", /computed access on Math/);
+  rejectsLine3(t, `let vv = Math[k];`, "Math", /computed access on Math/);
+  rejectsLine3(t, `let vv = Math?.[k];`, "Math", /computed access on Math/);
+  rejectsLine3(t, `let vv = (Math).random();`, "(Math)", /Math\.random is not allowed/, "through parentheses");
+  rejectsLine3(t, `let vv = Math;`, "Math", /Math is allowed only as Math\.name/, "an alias");
+  rejectsLine3(t, `const { random } = Math;`, "Math", /Math is allowed only as Math\.name/, "destructuring");
+  rejectsLine3(t, `let vv = f(Math);`, "Math", /Math is allowed only as Math\.name/, "passing Math on");
+  accepts(t, HEAD + "let vv = Math.max(1, 2) + Math.floor(1.5) + Math.abs(-1);", "other Math functions");
+  accepts(t, HEAD + "let vv = o.random() + o[k];", "random on other objects");
+});
+
+t.test("rule 7: no property name that reaches constructors or prototypes", async (t) => {
+  rejectsLine3(t, `let vv = (function () {}).constructor;`, "constructor", /property name constructor is not allowed/);
+  rejectsLine3(t, `let vv = f["constructor"];`, `"constructor"`, /property name constructor is not allowed/);
+  rejectsLine3(t, "let vv = f[`constructor`];", "`constructor`", /property name constructor is not allowed/);
+  rejectsLine3(t, `let vv = f[("constructor")];`, `("constructor")`, /property name constructor is not allowed/, "a parenthesized key");
+  rejectsLine3(t, `let vv = ({}).__proto__;`, "__proto__", /property name __proto__ is not allowed/);
+  rejectsLine3(t, `let vv = Object.getPrototypeOf(f).constructor;`, "constructor", /property name constructor is not allowed/);
+  rejectsLine3(t, `let vv = x.prototype;`, "prototype", /property name prototype is not allowed/);
+  rejectsLine3(t, `let vv = x?.constructor;`, "constructor", /property name constructor is not allowed/, "optional chaining");
+  rejectsLine3(t, `let vv = super.constructor;`, "super", /syntax error/, "super outside a method is a syntax error");
+  rejectsLine3(t, `let vv = { __proto__: null };`, "__proto__", /property name __proto__ is not allowed/, "an object key");
+  rejectsLine3(t, `let vv = { "constructor": 1 };`, `"constructor"`, /property name constructor is not allowed/, "a string object key");
+  rejectsLine3(t, "let vv = { [`prototype`]: 1 };", "`prototype`", /property name prototype is not allowed/, "a computed object key");
+  rejectsLine3(t, `const { constructor: C } = f;`, "constructor", /property name constructor is not allowed/, "a destructuring key");
+  rejectsLine3(t, `class Cc { static constructor() {} }`, "constructor", /property name constructor is not allowed/, "a static method named constructor");
+  rejectsLine3(t, `class Cc { m() { return super.constructor; } }`, "constructor", /property name constructor is not allowed/, "through super");
+  for (const name of ["__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__", "callee", "arguments"]) {
+    rejectsLine3(t, `let vv = f.${name};`, name, new RegExp(`property name ${name} is not allowed`), `.${name}`);
+  }
+  accepts(t, HEAD + "class Cc { constructor(a) { this.a = a; } }\nclass Dd extends Cc { constructor() { super(1); } }", "a class's own constructor method");
+  accepts(t, HEAD + "let vv = f[k] + f['name'] + f[`length`];", "other computed names");
+});
+
+t.test("rule 8: no finally, no destructuring catch parameter, no debugger", async (t) => {
+  const tryFinally = ";;;;;;;;;try { a(); } finally { b(); }";
+  rejects(t, HEAD + tryFinally, `3:${tryFinally.indexOf("{ b") + 1}`, /try … finally is not allowed in a contract \(a finally block could swallow a fatal error such as out of gas\)/, "try … finally");
+  const tryCatchFinally = ";;;;;;;;;try { a(); } catch (e) {} finally {}";
+  rejects(t, HEAD + tryCatchFinally, `3:${tryCatchFinally.lastIndexOf("{") + 1}`, /try … finally is not allowed/, "try … catch … finally");
+  rejectsLine3(t, `try { a(); } catch ({ message }) {}`, "{ message }", /destructuring catch parameter is not allowed/);
+  rejectsLine3(t, `try { a(); } catch ([first]) {}`, "[first]", /destructuring catch parameter is not allowed/);
+  rejectsLine3(t, `;;;;;;;;;debugger;`, "debugger", /debugger statement is not allowed/);
+});
+
+t.test("rule 9: names starting with __cas are reserved", async (t) => {
+  rejectsLine3(t, `let __cas_x = 1;`, "__cas_x", /the name __cas_x is reserved/);
+  rejectsLine3(t, `let vv = ${FATAL_CHECK}(1);`, FATAL_CHECK, /the name __cas_fatal is reserved/, "calling the fatal check");
+  rejectsLine3(t, `function ff(__cas) {}`, "__cas", /the name __cas is reserved/, "a parameter");
+  rejectsLine3(t, `try { a(); } catch (__cas_e) {}`, "__cas_e", /the name __cas_e is reserved/, "the instrumentation's catch name");
+  rejectsLine3(t, `__casLoop: for (;;) break __casLoop;`, "__casLoop", /reserved/, "a label");
+  accepts(t, HEAD + "let vv = o.__cas_x + o['__cas'];", "property names are not reserved");
+});
+
+t.test("rule 10: no this at the top level", async (t) => {
+  rejectsLine3(t, `let vv = this;`, "this", /this at the top level of a contract is not allowed/);
+  rejectsLine3(t, `let vv = () => this;`, "this", /this at the top level/, "an arrow keeps the outer this");
+  rejectsLine3(t, `class Cc extends (this) {}`, "this", /this at the top level/, "a class heritage is evaluated outside the class");
+  rejectsLine3(t, `class Cc { [this]() {} }`, "this", /this at the top level/, "a computed member key is evaluated outside the class");
+  accepts(t, HEAD + "function ff() { return this; }", "inside a function");
+  accepts(t, HEAD + "function ff() { return () => this; }", "an arrow inside a function");
+  accepts(t, HEAD + "class Cc { x = this; m() { return this; } static { this.y = 1; } }", "inside class members");
+  accepts(t, HEAD + "let vv = { m() { return this; }, get g() { return this; } };", "inside object methods");
+});
+
+t.test("rule 11: only export function declarations, with good names", async (t) => {
+  const only = /only `export function` declarations are entry points/;
+  rejectsLine3(t, `export default function ff() {}`, "export", /export default is not allowed/);
+  rejectsLine3(t, `export const a = 1;`, "export", /export const is not allowed/);
+  rejectsLine3(t, `export let a = 1;`, "export", /export let is not allowed/);
+  rejectsLine3(t, `export var a = 1;`, "export", /export var is not allowed/);
+  rejectsLine3(t, `export class Cc {}`, "export", /export class is not allowed/);
+  rejectsLine3(t, `function ff() {} export { ff };`, "export", /export \{ … \} is not allowed/);
+  rejectsLine3(t, `export { x } from "y";`, "export", only);
+  rejectsLine3(t, `export * from "y";`, "export", /export \* is not allowed/);
+  rejectsLine3(t, `export * as ns from "y";`, "export", only);
+  rejectsLine3(t, `export function _f() {}`, "_f", /the exported name "_f" is not allowed/);
+  rejectsLine3(t, `export function f$() {}`, "f$", /exported name/);
+  rejectsLine3(t, `export function ${"a".repeat(65)}() {}`, "a", /exported name/, "a 65-character name");
+  t.ok(EXPORT_NAME.test("a".repeat(64)), "64 characters fit the name rule");
+  accepts(t, `export function ${"a".repeat(64)}() {}`, "a 64-character name");
+  rejects(t, "export function ff() {}\nexport function ff() {}", "2:17", /syntax error: Identifier 'ff' has already been declared/, "a duplicate export");
+  rejects(t, "function ff() {}\nexport { ff, ff as gg };", "2:1", /export \{ … \}/, "re-exports");
+  rejects(t, "function ff() {}\nlet vv = 1;\n", "3:1", /a contract exports at least one function/, "no export");
+  rejects(t, "", "1:1", /a contract exports at least one function/, "the empty source");
+  const e = errorOf("export function zeta() {}\nexport function Alpha() {}\nexport function beta() {}");
+  t.equal(e, undefined, "several exports pass");
+  t.same(checkContractSource("export function zeta() {}\nexport function Alpha() {}\nexport function beta() {}").exports, ["Alpha", "beta", "zeta"], "in code-unit order");
+});
+
+t.test("the first violation in source order is the one reported", async (t) => {
+  rejects(t, "export function ff() {\n  let a = Date;\n  let b = eval;\n}", "2:11", /Date/, "the earlier of two");
+  rejects(t, "let b = 1;\nexport const c = eval;\n", "2:1", /export const/, "an export statement before what it contains");
+});
+
+t.test("size limit: UTF-8 bytes, checked before parsing", async (t) => {
+  const head = "export function ff() { return 1; }\n// ";
+  const exact = head + "a".repeat(MAX_SOURCE_BYTES - Buffer.byteLength(head));
+  t.equal(Buffer.byteLength(exact), MAX_SOURCE_BYTES, "the source is exactly at the limit");
+  accepts(t, exact, "MAX_SOURCE_BYTES bytes");
+  const e = errorOf(exact + "a");
+  t.ok(e instanceof CasError && e.code === "CONTRACT_SOURCE", "one byte over is rejected");
+  t.match((e as Error).message, `code: the contract source is ${MAX_SOURCE_BYTES + 1} bytes, over the limit of ${MAX_SOURCE_BYTES}`, "the message gives size and limit");
+  // "é" is one UTF-16 unit but two UTF-8 bytes: the string is far shorter than the limit in characters.
+  const wide = head + "é".repeat((MAX_SOURCE_BYTES - Buffer.byteLength(head)) / 2) + "a";
+  t.equal(Buffer.byteLength(wide), MAX_SOURCE_BYTES + 1, "multi-byte source one byte over");
+  t.ok(wide.length < MAX_SOURCE_BYTES, "fewer characters than the limit");
+  t.match(errorOf(wide), { code: "CONTRACT_SOURCE", message: /over the limit/ }, "multi-byte characters count as bytes");
+  t.match(errorOf(wide + "eval(") as Error, { message: /over the limit/ }, "the size is checked before the syntax");
+  const nonString = errorOf(42 as unknown as string);
+  t.ok(nonString instanceof CasError && nonString.code === "CONTRACT_SOURCE", "a non-string is a CONTRACT_SOURCE error");
+  t.match((nonString as Error).message, /^code: the contract source must be a string, got number$/, "the message names field and type");
+  t.match(errorOf(null as unknown as string), { code: "CONTRACT_SOURCE" }, "null too");
+});
+
+t.test("syntax errors carry line and column", async (t) => {
+  rejects(t, "export function ff() {\n  let a = ;\n}", "2:11", /^code:2:11: syntax error: Unexpected token$/, "an unexpected token");
+  rejects(t, "export function ff() {\n  return 'open;\n}", "2:10", /syntax error: Unterminated string constant/, "an unterminated string");
+  rejects(t, "#!/usr/bin/env node\nexport function ff() {}", "1:2", /syntax error/, "a hashbang line");
+  rejects(t, "export function ff() {\n  let a = 1n + 0x;\n}", "2:18", /syntax error: Expected number in radix 16/, "a bad number (acorn points past the digits it expected)");
+});
+
+t.test("nesting is bounded whatever the stack", async (t) => {
+  const nested = (n: number): string => `export function ff() { return ${"(".repeat(n)}1${")".repeat(n)}; }`;
+  accepts(t, nested(150), "150 nested parentheses");
+  t.match(errorOf(nested(300)), { code: "CONTRACT_SOURCE", message: /^code: the source nests deeper than \d+ levels/ }, "300 levels: the tree is too deep");
+  t.match(errorOf(nested(20000)), { code: "CONTRACT_SOURCE", message: /^code: the source nests deeper than \d+ levels/ }, "20000 levels: the parser's stack runs out, same error");
+  const sum = `export function ff(x) { return x${" + x".repeat(1000)}; }`;
+  t.match(errorOf(sum), { code: "CONTRACT_SOURCE", message: /nests deeper/ }, "a long left-nested chain counts too");
+  const regex = `export function ff() { return /${"(".repeat(20000)}${")".repeat(20000)}/; }`;
+  t.match(errorOf(regex), { code: "CONTRACT_SOURCE" }, "a deeply nested regular expression is rejected as well");
+});
+
+t.test("catch clauses are instrumented in place", async (t) => {
+  const source = [
+    "export function ff(a) {",
+    "  try { a(1); } catch (e) { return \"catch (x) { not code\"; }",
+    "  try {",
+    "    a(2);",
+    "  } catch {",
+    "    try { a(3); } catch (inner) { return 'catch {'; }",
+    "  }",
+    "  try { a(4); } catch{return `catch (z) {}`;}",
+    "  return 0;",
+    "}",
+  ].join("\n");
+  const { instrumented, exports } = checkContractSource(source);
+  t.same(exports, ["ff"], "the one export");
+  t.equal(instrumented.split("\n").length, source.split("\n").length, "the line count is unchanged");
+  t.equal(instrumented, [
+    "export function ff(a) {",
+    "  try { a(1); } catch (e) {__cas_fatal(e); return \"catch (x) { not code\"; }",
+    "  try {",
+    "    a(2);",
+    "  } catch (__cas_e) {__cas_fatal(__cas_e);",
+    "    try { a(3); } catch (inner) {__cas_fatal(inner); return 'catch {'; }",
+    "  }",
+    "  try { a(4); } catch(__cas_e) {__cas_fatal(__cas_e);return `catch (z) {}`;}",
+    "  return 0;",
+    "}",
+  ].join("\n"), "each catch body starts with the fatal check; strings are untouched");
+  t.doesNotThrow(() => parse(instrumented, { ecmaVersion: 2023, sourceType: "module" }), "the instrumented source still parses");
+
+  // Run it: the fatal check sees every caught error first and can rethrow a fatal one.
+  const seen: unknown[] = [];
+  const FATAL = { fatal: true };
+  const fatalCheck = (e: unknown): void => {
+    seen.push(e);
+    if (e === FATAL) throw e;
+  };
+  const ff = new Function(FATAL_CHECK, `${instrumented.replace("export function", "function")}\nreturn ff;`)(fatalCheck) as (a: (n: number) => void) => unknown;
+  t.equal(ff((n) => { if (n === 1) throw "one"; }), "catch (x) { not code", "the first catch runs its body after the check");
+  t.same(seen, ["one"], "the check saw the error first");
+  seen.length = 0;
+  t.equal(ff((n) => { if (n >= 2 && n <= 3) throw n; }), "catch {", "the nested catch returns its string");
+  t.same(seen, [2, 3], "the parameterless catch and the nested catch are both checked");
+  seen.length = 0;
+  t.equal(ff((n) => { if (n === 4) throw "four"; }), "catch (z) {}", "the parameterless catch runs its body");
+  t.same(seen, ["four"], "the parameterless catch is checked with its generated parameter");
+  let escaped: unknown;
+  try {
+    ff(() => { throw FATAL; });
+  } catch (e) {
+    escaped = e;
+  }
+  t.equal(escaped, FATAL, "a fatal error passes through every catch");
+
+  const plain = "export function ff(a) {\n  return a + ' catch { } ';\n}\n";
+  t.equal(checkContractSource(plain).instrumented, plain, "a source without catch clauses is returned unchanged");
+});
+
+t.test("any input either passes or fails with CONTRACT_SOURCE (property)", async (t) => {
+  const outcome = (source: string): boolean => {
+    try {
+      const checked = checkContractSource(source);
+      return checked.exports.length > 0 && checked.instrumented.split("\n").length === source.split("\n").length;
+    } catch (e) {
+      return e instanceof CasError && e.code === "CONTRACT_SOURCE";
+    }
+  };
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), outcome), { numRuns: 300 });
+  fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 300 }), outcome), { numRuns: 300 });
+  const jsChar = fc.constantFrom(..."abefinortxyE_$0129 \n\t(){}[];,.=+-*/%!?:<>&|^~`'\"\\#@");
+  fc.assert(fc.property(fc.string({ unit: jsChar, maxLength: 300 }), outcome), { numRuns: 300 });
+  const token = fc.constantFrom(
+    "export ", "function ", "f", "g", "(", ")", "{", "}", "[", "]", ";", ",", "=", "=>", "try", "catch", "finally", "throw ",
+    "return ", "let ", "const ", "class ", "this", "Math", ".", "random", "constructor", "eval", "\"s\"", "`t${", "1n", "/", "\n", " ",
+  );
+  fc.assert(fc.property(fc.array(token, { maxLength: 60 }).map((parts) => parts.join("")), outcome), { numRuns: 300 });
+  t.pass("300 runs each of random, binary, JS-alphabet and token strings");
+});
