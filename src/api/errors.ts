@@ -48,14 +48,38 @@ const BY_CODE: Readonly<Record<string, number>> = {
   EVIDENCE_INVALID: 422,
   // Another staking transaction for the same key is pooled: it may be accepted once that one is committed.
   MEMPOOL_STAKE_PENDING: 409,
+  // Contracts (src/contracts/errors.ts). A missing contract is a missing subject;
+  // a payload or argument list that does not decode or breaks a size limit is
+  // malformed input, like a codec error; an address already taken is a
+  // conflict. The rest (a source that breaks a rule of the contract language,
+  // and the run-time failures a receipt records) are rule failures: 422.
+  CONTRACT_NOT_FOUND: 404,
+  CONTRACT_PAYLOAD: 400,
+  CONTRACT_EXISTS: 409,
+  CONTRACT_SOURCE: 422,
+  CONTRACT_NO_FUNCTION: 422,
+  CONTRACT_OUT_OF_GAS: 422,
+  CONTRACT_OUT_OF_MEMORY: 422,
+  CONTRACT_STACK_OVERFLOW: 422,
+  CONTRACT_THREW: 422,
+  CONTRACT_BAD_ARGUMENT: 422,
+  CONTRACT_TOO_LARGE: 422,
+  CONTRACT_INSUFFICIENT_FUNDS: 422,
+  CONTRACT_REENTRANCY: 422,
+  CONTRACT_DEPTH: 422,
+  CONTRACT_LIMIT: 422,
+  CONTRACT_BAD_VALUE: 422,
+  // A deploy or call whose fee does not pay its gas limit; a block whose deploys and calls ask for too much gas.
+  TX_GAS_FEE: 422,
+  BLOCK_BAD_GAS: 422,
 };
 
 /**
  * The HTTP status of an error code: malformed input (codec, addresses, hex,
  * JSON) is 400; a well-formed transaction or witness that breaks a rule is 422
  * (the staking rules' CONSENSUS_ codes are listed one by one above: that
- * prefix also names errors of bad input, such as a consensus parameter);
- * conflicts 409; a node that cannot take it now 503.
+ * prefix also names errors of bad input, such as a consensus parameter; so
+ * are the CONTRACT_ codes); conflicts 409; a node that cannot take it now 503.
  */
 export function httpStatus(code: string): number {
   const exact = BY_CODE[code];

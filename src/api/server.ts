@@ -13,17 +13,26 @@
 //   GET  /witness/:height         the main-chain witness at a witness height
 //   GET  /validators              the delegate set of the next block, the candidates ranked, the discipline lists
 //   GET  /epoch                   the epoch of the next block: its bounds, blocks left to the election, seats
+//   GET  /contract/:address       a deployed contract: code hash, deployer, height, exports, storage size, balances (?source=1: its source)
+//   POST /contract/:address/view  a read-only call at the tip ({fn, args?, caller?, gas?}): the receipt it would get, nothing kept
+//   GET  /receipt/:txid           the receipt of a committed deploy or call
 // Errors are JSON {code, message}; the status comes from one table
 // (httpStatus below). Amounts are decimal strings, bytes hex.
 
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { CasError } from "../errors.js";
-import { addressBytes, decodeAddress, encodeAddress, keyAddress, type Address } from "../crypto/address.js";
+import { AddressType, addressBytes, decodeAddress, encodeAddress, keyAddress, type Address } from "../crypto/address.js";
 import { bytesKey, equalBytes, fromHex, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { blockHash, type Block } from "../primitives/block.js";
 import { CAS, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
 import { stateKey } from "../ledger/stateTree.js";
+import { MAX_TX_GAS } from "../ledger/txRules.js";
+import { ContractErrorCode } from "../contracts/errors.js";
+import { MAX_ARGS_BYTES } from "../contracts/params.js";
+import { checkArgsText, displayValue } from "../contracts/values.js";
+import type { ContractRunner, Receipt } from "../contracts/runner.js";
+import { MAX_FUNCTION_NAME } from "../primitives/contract.js";
 import { BONDED_CURRENCY, UNBONDING_CURRENCY } from "../consensus/dposState.js";
 import { epochOf } from "../consensus/params.js";
 import { balanceProofToJSON, ledgerHeaderToJSON, txProofToJSON } from "../chain/proofs.js";
@@ -41,6 +50,8 @@ export interface ApiBackend {
   readonly ledger: Ledger;
   readonly mempool: Mempool;
   readonly witness: WitnessChain;
+  /** Deployed contracts, receipts and read-only calls. */
+  readonly contracts: Pick<ContractRunner, "info" | "receipt" | "view">;
   /** The newest final block's time: what witnesses are checked against. */
   readonly finalTime: bigint;
   /** The wall clock in ms, for mining templates. */
@@ -88,6 +99,20 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
     return reply.code(httpStatus(code)).send({ code, message: `body: ${err.message ?? "malformed"}` });
   }
   return reply.code(500).send({ code: ApiErrorCode.INTERNAL, message: "internal error" });
+}
+
+function badParam(field: string, message: string): CasError {
+  return new CasError(ApiErrorCode.BAD_PARAM, `${field}: ${message}`, { field });
+}
+
+/** A receipt for display: the return value and event data with BigInts as decimal strings; the encoded return value as returnValueRaw. */
+function receiptToJSON(r: Receipt): Record<string, unknown> {
+  return {
+    ...r,
+    returnValue: displayValue(r.returnValue),
+    returnValueRaw: r.returnValue,
+    events: r.events.map((e) => ({ ...e, data: displayValue(e.data) })),
+  };
 }
 
 function blockToJSON(b: Block, addresses: AddressText): Record<string, unknown> {
@@ -293,6 +318,87 @@ export function buildApi(node: ApiBackend): FastifyInstance {
       height: dpos.height.toString(), epoch: epoch.toString(), epochLength: p.epochLength,
       firstHeight: (epoch * length + 1n).toString(), lastHeight: last.toString(), blocksLeft: (last - dpos.height).toString(),
       delegates: p.delegates, setSince: since.toString(),
+    };
+  });
+
+  // Contracts (src/contracts/runner.ts). Values cross the API in the contract
+  // value encoding, JSON in which a BigInt is {"$big":"123"}; shown values
+  // (returnValue, event data) have BigInts as decimal strings, and
+  // returnValueRaw keeps the encoding.
+  const contractAt = (text: string): Address => {
+    const address = decodeAddress(text, network, "address");
+    if (address.type !== AddressType.Contract) throw badParam("address", `expected a contract address (type ${AddressType.Contract}), got type ${address.type}`);
+    return address;
+  };
+  const noContract = (text: string): CasError => new CasError(ContractErrorCode.NOT_FOUND, `address: no contract is deployed at ${text}`, { field: "address" });
+
+  // GET /contract/:address → { address, codeHash, deployer, height (of the
+  // deploy), exports, storageBytes, balances {currency hex: amount} } and,
+  // with ?source=1, source.
+  app.get<{ Params: { address: string }; Querystring: { source?: string } }>("/contract/:address", async (req) => {
+    const address = contractAt(req.params.address);
+    const source = req.query.source;
+    if (source !== undefined && !["0", "1", "true", "false", ""].includes(source)) throw badParam("source", `expected 1 or 0, got ${JSON.stringify(source)}`);
+    const info = node.contracts.info(address);
+    if (info === undefined) throw noContract(req.params.address);
+    const balances = await node.ledger.balances(address);
+    return {
+      address: encodeAddress(address, network), codeHash: toHex(info.codeHash), deployer: encodeAddress(info.deployer, network),
+      height: info.height.toString(), exports: info.exports, storageBytes: info.storageBytes,
+      balances: Object.fromEntries([...balances].map(([c, v]) => [c, v.toString()])),
+      ...(source === "1" || source === "true" || source === "" ? { source: info.source } : {}),
+    };
+  });
+
+  // GET /receipt/:txid → the receipt of a committed deploy or call (404 for
+  // any other transaction, or one not committed yet).
+  app.get<{ Params: { txid: string } }>("/receipt/:txid", async (req) => {
+    const id = hash32(req.params.txid, "txid");
+    const r = await node.contracts.receipt(id);
+    if (r === undefined) throw notFound("txid", `receipt of a committed deploy or call ${req.params.txid}`);
+    return receiptToJSON(r);
+  });
+
+  // POST /contract/:address/view {fn, args? (JSON array, default []), caller?
+  // (address, default the zero key's), gas? (decimal, default MAX_TX_GAS)} →
+  // the receipt the call would get in the next block (height tip + 1, a time
+  // after the tip), nothing kept: { contract, fn, height (the tip it ran
+  // on), status, gasLimit, gasUsed, returnValue, returnValueRaw, events,
+  // outputs (transfers it would make), error }. A call that fails is a 200 with status "failed" and its error.
+  app.post<{ Params: { address: string } }>("/contract/:address/view", async (req) => {
+    const address = contractAt(req.params.address);
+    const body = req.body as unknown;
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw badParam("body", "expected a JSON object {fn, args?, caller?, gas?}");
+    const b = body as { fn?: unknown; args?: unknown; caller?: unknown; gas?: unknown };
+    if (typeof b.fn !== "string" || b.fn === "" || b.fn.length > MAX_FUNCTION_NAME) throw badParam("fn", `expected a function name of 1..${MAX_FUNCTION_NAME} characters`);
+    if (b.args !== undefined && !Array.isArray(b.args)) throw badParam("args", 'expected a JSON array of arguments (a BigInt is written {"$big":"123"})');
+    const args = JSON.stringify(b.args ?? []);
+    if (Buffer.byteLength(args, "utf8") > MAX_ARGS_BYTES) throw badParam("args", `over ${MAX_ARGS_BYTES} bytes encoded`);
+    checkArgsText(args, "args");
+    let caller = keyAddress(new Uint8Array(32));
+    if (b.caller !== undefined) {
+      if (typeof b.caller !== "string") throw badParam("caller", "expected an address");
+      caller = decodeAddress(b.caller, network, "caller");
+    }
+    let gas = MAX_TX_GAS;
+    if (b.gas !== undefined) {
+      const text = typeof b.gas === "number" && Number.isSafeInteger(b.gas) ? String(b.gas) : b.gas;
+      if (typeof text !== "string" || !/^[0-9]{1,20}$/.test(text) || BigInt(text) < 1n || BigInt(text) > MAX_TX_GAS) {
+        throw badParam("gas", `expected a decimal integer in 1..${MAX_TX_GAS}, got ${JSON.stringify(b.gas)}`);
+      }
+      gas = BigInt(text);
+    }
+    if (node.contracts.info(address) === undefined) throw noContract(req.params.address);
+    const now = node.wallClock();
+    const { tip, receipt } = await node.ledger.atTip((tree, tip) => {
+      const time = now > tip.header.timestamp ? now : tip.header.timestamp + 1n;
+      const balance = (a: Address, currency: Uint8Array): bigint => tree.get(stateKey(addressBytes(a), currency)) ?? 0n;
+      return { tip, receipt: node.contracts.view({ height: tip.height + 1n, time }, caller, address, b.fn as string, args, gas, balance) };
+    });
+    const shown = receiptToJSON(receipt);
+    return {
+      contract: shown.contract, fn: shown.fn, height: tip.height.toString(), status: shown.status, gasLimit: shown.gasLimit, gasUsed: shown.gasUsed,
+      returnValue: shown.returnValue, returnValueRaw: shown.returnValueRaw, events: shown.events, outputs: shown.outputs, error: shown.error,
     };
   });
 

@@ -3,17 +3,24 @@
 // consolidation builder that merges all of an address's outputs of one
 // currency into one (merging after), and the staking transactions (stake,
 // unstake, vote-delegate, evidence), whose CAS inputs pay the fee and, for a
-// stake, the bonded amount. Fees are the encoded size times a rate.
+// stake, the bonded amount; and the contract transactions (deploy, call),
+// whose fee also pays the gas limit and whose call may attach coins. Fees are
+// the encoded size times a rate (plus, for a deploy or call, the gas limit
+// times TX_GAS_PRICE).
 
 import { CasError } from "../errors.js";
-import { keyAddress, type Address } from "../crypto/address.js";
+import { AddressType, keyAddress, type Address } from "../crypto/address.js";
 import { toHex } from "../crypto/bytes.js";
 import { sign, type KeyPair } from "../crypto/ed25519.js";
 import { CAS, TX_VERSION, TxKind, encodeTx, signingMessage, txId, type Transaction, type TxOutput } from "../primitives/transaction.js";
 import { decodeVotePayload, encodeStakePayload, encodeVotePayload } from "../primitives/stake.js";
 import { encodeEvidence, type DuplicateVoteEvidence } from "../primitives/consensus.js";
+import { encodeCallPayload, encodeDeployPayload, MAX_FUNCTION_NAME } from "../primitives/contract.js";
+import { MAX_AMOUNT } from "../primitives/codec.js";
 import { CodecErrorCode } from "../primitives/errors.js";
-import type { Coin } from "../ledger/txRules.js";
+import { MAX_TX_GAS, TX_GAS_PRICE, type Coin } from "../ledger/txRules.js";
+import { checkArgsText } from "../contracts/values.js";
+import { checkContractSource } from "../contracts/sourceCheck.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 
 /** An unspent output the wallet may spend. */
@@ -57,6 +64,33 @@ export interface VoteRequest extends TxRequest {
 /** Evidence of a delegate's equivocation, submitted (and its fee paid) by the request's key. */
 export interface EvidenceRequest extends TxRequest {
   readonly evidence: DuplicateVoteEvidence;
+}
+
+/** A contract deploy by the request's key, which pays the fee (gas limit × TX_GAS_PRICE on top of the size rate). */
+export interface DeployRequest extends TxRequest {
+  /** The contract's source (UTF-8 JavaScript module, at most 48 KiB). */
+  readonly code: string;
+  /** Arguments of its `init` export in the contract value encoding: a JSON array, or "" for none. */
+  readonly args: string;
+  /** Chosen by the deployer: the contract's address is contractAddress(key, nonce); a used nonce fails in the receipt. */
+  readonly nonce: bigint;
+  /** Gas the deploy may use, 1..MAX_TX_GAS; paid whole. */
+  readonly gasLimit: bigint;
+}
+
+/** A contract call by the request's key, which pays the fee and any attached amount. */
+export interface CallRequest extends TxRequest {
+  readonly contract: Address;
+  /** The exported function to call. */
+  readonly fn: string;
+  /** Its arguments in the contract value encoding: a JSON array. */
+  readonly args: string;
+  /** The currency attached (CAS by default). */
+  readonly currency?: Uint8Array;
+  /** Attached to the call (default 0): it goes to the contract's account, and back to the key if the call fails. */
+  readonly amount?: bigint;
+  /** Gas the call may use, 1..MAX_TX_GAS; paid whole. */
+  readonly gasLimit: bigint;
 }
 
 const isCas = (c: Uint8Array): boolean => c.every((b) => b === 0);
@@ -112,13 +146,13 @@ function signedTx(req: TxRequest, kind: TxKind, payload: Uint8Array, inputs: rea
   }, [req.key]);
 }
 
-/** Builds with `fee`, then grows the fee to the rate × size until stable. */
-function withFee(build: (fee: bigint) => Transaction, fixed: bigint | undefined, feePerByte: bigint): Transaction {
+/** Builds with `fee`, then grows the fee to `base` + the rate × size until stable. */
+function withFee(build: (fee: bigint) => Transaction, fixed: bigint | undefined, feePerByte: bigint, base = 0n): Transaction {
   if (fixed !== undefined) return build(fixed);
-  let fee = 0n;
+  let fee = base;
   for (let i = 0; i < 4; i++) {
     const tx = build(fee);
-    const need = feePerByte * BigInt(encodeTx(tx).length);
+    const need = base + feePerByte * BigInt(encodeTx(tx).length);
     if (need <= fee) return tx;
     fee = need;
   }
@@ -219,4 +253,79 @@ export function buildVoteDelegate(req: VoteRequest): Transaction {
 /** Submits `evidence` of an equivocation; the key pays the fee (anyone may submit evidence). */
 export function buildEvidence(req: EvidenceRequest): Transaction {
   return buildStaking(req, TxKind.Evidence, encodeEvidence(req.evidence), 0n);
+}
+
+/** A deploy's or call's gas limit, checked as the node's rules will (1..MAX_TX_GAS). */
+function gasLimitOf(gasLimit: bigint): bigint {
+  if (gasLimit < 1n || gasLimit > MAX_TX_GAS) throw new CasError(TxErrorCode.STRUCTURE, `gasLimit: expected 1..${MAX_TX_GAS}, got ${gasLimit}`, { field: "gasLimit" });
+  return gasLimit;
+}
+
+/** A fixed fee that does not pay the gas limit would be refused by every node: say so before signing. */
+function gasFee(req: TxRequest, gasLimit: bigint): bigint {
+  const least = gasLimit * TX_GAS_PRICE;
+  if (req.fee !== undefined && req.fee < least) {
+    throw new CasError(TxErrorCode.GAS_FEE, `fee: ${req.fee} does not pay for the gas limit ${gasLimit} at ${TX_GAS_PRICE} per gas (at least ${least})`, { field: "fee" });
+  }
+  return least;
+}
+
+/**
+ * Deploys `code` at contractAddress(key, nonce): CAS inputs cover the fee
+ * (by default the gas limit × TX_GAS_PRICE plus the size rate), change back
+ * to the key. The source and the init arguments are checked as the node
+ * checks them, so a deploy that could only fail is never signed.
+ */
+export function buildDeploy(req: DeployRequest): Transaction {
+  const gasLimit = gasLimitOf(req.gasLimit);
+  const least = gasFee(req, gasLimit);
+  const checked = checkContractSource(req.code, "code");
+  if (req.args !== "") checkArgsText(req.args, "args");
+  if (!checked.exports.includes("init") && req.args !== "" && req.args !== "[]") {
+    throw new CasError(TxErrorCode.STRUCTURE, "args: init arguments were given but the contract exports no init", { field: "args" });
+  }
+  if (req.nonce < 0n || req.nonce >= 1n << 64n) throw new CasError(TxErrorCode.STRUCTURE, `nonce: expected 0..2^64-1, got ${req.nonce}`, { field: "nonce" });
+  const payload = encodeDeployPayload({ deployer: req.key.publicKey, nonce: req.nonce, code: req.code, args: req.args, gasLimit });
+  const self = keyAddress(req.key.publicKey);
+  return withFee((fee) => {
+    const { inputs, change } = fund(req.coins, CAS, fee, self);
+    return signedTx(req, TxKind.Deploy, payload, inputs, change, fee);
+  }, req.fee, req.feePerByte, least);
+}
+
+/**
+ * Calls `fn` of `contract` with `args`, attaching `amount` of `currency`:
+ * the inputs cover the attached amount and the fee (paid in CAS), change back
+ * to the key, whose address is the caller the contract sees.
+ */
+export function buildCall(req: CallRequest): Transaction {
+  const gasLimit = gasLimitOf(req.gasLimit);
+  const least = gasFee(req, gasLimit);
+  if (req.contract.type !== AddressType.Contract) {
+    throw new CasError(CodecErrorCode.UNKNOWN_TAG, `contract: expected a contract address (type ${AddressType.Contract}), got type ${req.contract.type}`, { field: "contract" });
+  }
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(req.fn) || req.fn.length > MAX_FUNCTION_NAME) {
+    throw new CasError(TxErrorCode.STRUCTURE, `fn: expected an identifier of at most ${MAX_FUNCTION_NAME} characters, got ${JSON.stringify(req.fn)}`, { field: "fn" });
+  }
+  checkArgsText(req.args, "args");
+  const currency = req.currency ?? CAS;
+  const amount = req.amount ?? 0n;
+  if (amount < 0n || amount > MAX_AMOUNT) throw new CasError(CodecErrorCode.BAD_AMOUNT, `amount: expected 0..2^128-1, got ${amount}`, { field: "amount" });
+  const payload = encodeCallPayload({ caller: req.key.publicKey, contract: req.contract, fn: req.fn, args: req.args, currency, amount, gasLimit });
+  const self = keyAddress(req.key.publicKey);
+  return withFee((fee) => {
+    const needs = new Map<string, [Uint8Array, bigint]>([[toHex(CAS), [CAS, fee]]]);
+    if (amount > 0n) {
+      const same = needs.get(toHex(currency));
+      needs.set(toHex(currency), [currency, (same?.[1] ?? 0n) + amount]);
+    }
+    const inputs: SpendableCoin[] = [];
+    const outputs: TxOutput[] = [];
+    for (const [cur, need] of needs.values()) {
+      const funded = fund(req.coins, cur, need, self);
+      inputs.push(...funded.inputs);
+      outputs.push(...funded.change);
+    }
+    return signedTx(req, TxKind.Call, payload, inputs, outputs, fee);
+  }, req.fee, req.feePerByte, least);
 }

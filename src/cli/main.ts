@@ -18,6 +18,7 @@ import { proofCommands } from "./commands/proof.js";
 import { mineCommand } from "./commands/mine.js";
 import { devnetCommand } from "./commands/devnet.js";
 import { loadCommand } from "./commands/load.js";
+import { contractCommands } from "./commands/contract.js";
 import { PoolErrorCode } from "../workers/errors.js";
 import { CryptoErrorCode } from "../crypto/errors.js";
 import { NetErrorCode } from "../net/errors.js";
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   mineCommand(program);
   devnetCommand(program);
   loadCommand(program);
+  contractCommands(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(program)) c.exitOverride().configureOutput(program.configureOutput());
   return program;

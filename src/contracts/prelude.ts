@@ -24,7 +24,7 @@ import { FREE_LENGTH } from "./params.js";
 /** The global through which the host hands its functions to the prelude (deleted by the prelude). */
 export const HOST_GLOBAL = "__cas_host";
 
-export const PRELUDE = `(function (host) {
+const PRELUDE_SOURCE = `(function (host) {
 "use strict";
 const G = globalThis;
 const O = Object, defineProperty = O.defineProperty, freeze = O.freeze, getPrototypeOf = O.getPrototypeOf, hasOwn = O.hasOwn, keys = O.keys;
@@ -203,3 +203,10 @@ return freeze({
   error(code, message) { return new ContractError(code, message); },
 });
 })(globalThis.${HOST_GLOBAL})`;
+
+/**
+ * The prelude as evaluated: comment lines and indentation stripped, since
+ * QuickJS parses it again in every fresh context (line breaks stay, so no
+ * statement runs into the next).
+ */
+export const PRELUDE = PRELUDE_SOURCE.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("//")).join("\n");

@@ -327,9 +327,18 @@ export class ContractRunner {
     return tx.finish({ txId: id, height: block.height.toString(), kind: "call", status, contract: this.text(p.contract), fn: p.fn, gasLimit: p.gasLimit.toString(), gasUsed: vm.gasUsed.toString(), returnValue, error });
   }
 
-  /** Address text on this runner's network. */
+  private readonly texts = new Map<string, string>();
+
+  /** Address text on this runner's network (memoized: every frame names three addresses). */
   text(a: Address): string {
-    return encodeAddress(a, this.network);
+    const k = addrKey(a);
+    let t = this.texts.get(k);
+    if (t === undefined) {
+      if (this.texts.size >= 10_000) this.texts.clear();
+      t = encodeAddress(a, this.network);
+      this.texts.set(k, t);
+    }
+    return t;
   }
 
   /** Parses an address a contract passed in; BAD_ARGUMENT if it is not one. */
