@@ -267,34 +267,17 @@ export class ContractRunner {
     const address = contractAddress(p.deployer, p.nonce);
     const key = addrKey(address);
     const deployer = addrKey(keyAddress(p.deployer));
-    const vm = this.engine.open(p.gasLimit);
-    const mark = journal.mark();
-    const tx = new TxRun(this, journal, vm, block, deployer, firstIndex);
-    let status: Receipt["status"] = "ok";
-    let error: Receipt["error"] = null;
-    let returnValue = "";
-    try {
-      const bytes = utf8Length(p.code);
-      vm.charge(DEPLOY_GAS + CALL_BASE_GAS + BigInt(bytes) * STORAGE_WRITE_BYTE_GAS);
+    const head = { txId: id, height: block.height.toString(), kind: "deploy" as const, contract: this.text(address), fn: "init", gasLimit: p.gasLimit.toString() };
+    return this.attempt(journal, block, p.gasLimit, deployer, firstIndex, head, (vm, tx) => {
+      vm.charge(DEPLOY_GAS + CALL_BASE_GAS + BigInt(utf8Length(p.code)) * STORAGE_WRITE_BYTE_GAS);
       const checked = checkContractSource(p.code);
       if (journal.contract(key) !== undefined) throw fail(ContractErrorCode.EXISTS, `a contract is deployed at ${this.text(address)} already (nonce ${p.nonce} of this deployer is used)`);
       const c: Deployed = { key, source: p.code, code: checked.instrumented, exports: checked.exports, codeHash: defaultHasher().sha256(enc.encode(p.code)), deployer, height: block.height };
       journal.deploy(c);
-      if (checked.exports.includes("init")) {
-        returnValue = tx.frame(c, "init", p.args === "" ? "[]" : p.args, deployer, 0n, "");
-      } else if (p.args !== "" && p.args !== "[]") {
-        throw fail(ContractErrorCode.NO_FUNCTION, "init arguments were given but the contract exports no init");
-      }
-    } catch (e) {
-      journal.rollback(mark);
-      tx.reset();
-      status = "failed";
-      error = errorOf(e);
-      returnValue = "";
-    } finally {
-      vm.dispose();
-    }
-    return tx.finish({ txId: id, height: block.height.toString(), kind: "deploy", status, contract: this.text(address), fn: "init", gasLimit: p.gasLimit.toString(), gasUsed: vm.gasUsed.toString(), returnValue, error });
+      if (checked.exports.includes("init")) return tx.frame(c, "init", p.args === "" ? "[]" : p.args, deployer, 0n, "");
+      if (p.args !== "" && p.args !== "[]") throw fail(ContractErrorCode.NO_FUNCTION, "init arguments were given but the contract exports no init");
+      return "";
+    });
   }
 
   private runCall(
@@ -302,29 +285,46 @@ export class ContractRunner {
   ): { receipt: Receipt; outputs: TxOutput[] } {
     const key = addrKey(p.contract);
     const currency = bytesKey(p.currency);
-    const vm = this.engine.open(p.gasLimit);
+    const head = { txId: id, height: block.height.toString(), kind: "call" as const, contract: this.text(p.contract), fn: p.fn, gasLimit: p.gasLimit.toString() };
+    // A failed call's attachment goes back to the caller.
+    const refund = p.amount > 0n ? { to: addrOf(caller), currency: p.currency, amount: p.amount } : undefined;
+    return this.attempt(journal, block, p.gasLimit, caller, firstIndex, head, (_vm, tx) => {
+      const c = journal.contract(key);
+      if (c === undefined) throw fail(ContractErrorCode.NOT_FOUND, `no contract is deployed at ${this.text(p.contract)}`);
+      if (p.amount > 0n) journal.addAccount(key, currency, p.amount);
+      return tx.frame(c, p.fn, p.args, caller, p.amount, currency);
+    }, refund);
+  }
+
+  /**
+   * Runs `body` (which returns the encoded return value) in a fresh runtime
+   * metered to `gasLimit`; on any failure rolls the journal back to where it
+   * was, drops events and outputs, and pays `refund` back.
+   */
+  private attempt(
+    journal: Journal, block: BlockContext, gasLimit: bigint, origin: string, firstIndex: number,
+    head: Pick<Receipt, "txId" | "height" | "kind" | "contract" | "fn" | "gasLimit">,
+    body: (vm: ContractVm, tx: TxRun) => string, refund?: { to: Address; currency: Uint8Array; amount: bigint },
+  ): { receipt: Receipt; outputs: TxOutput[] } {
+    const vm = this.engine.open(gasLimit);
     const mark = journal.mark();
-    const tx = new TxRun(this, journal, vm, block, caller, firstIndex);
+    const tx = new TxRun(this, journal, vm, block, origin, firstIndex);
     let status: Receipt["status"] = "ok";
     let error: Receipt["error"] = null;
     let returnValue = "";
     try {
-      const c = journal.contract(key);
-      if (c === undefined) throw fail(ContractErrorCode.NOT_FOUND, `no contract is deployed at ${this.text(p.contract)}`);
-      if (p.amount > 0n) journal.addAccount(key, currency, p.amount);
-      returnValue = tx.frame(c, p.fn, p.args, caller, p.amount, currency);
+      returnValue = body(vm, tx);
     } catch (e) {
       journal.rollback(mark);
       tx.reset();
       status = "failed";
       error = errorOf(e);
       returnValue = "";
-      // The attachment goes back to the caller.
-      if (p.amount > 0n) tx.refund(addrOf(caller), p.currency, p.amount);
+      if (refund !== undefined) tx.refund(refund.to, refund.currency, refund.amount);
     } finally {
       vm.dispose();
     }
-    return tx.finish({ txId: id, height: block.height.toString(), kind: "call", status, contract: this.text(p.contract), fn: p.fn, gasLimit: p.gasLimit.toString(), gasUsed: vm.gasUsed.toString(), returnValue, error });
+    return tx.finish({ ...head, status, gasUsed: vm.gasUsed.toString(), returnValue, error });
   }
 
   private readonly texts = new Map<string, string>();

@@ -14,9 +14,10 @@
 import { parse, type AnyNode, type Node, type Options, type Program } from "acorn";
 import { CasError } from "../errors.js";
 import { ContractErrorCode } from "./errors.js";
+import { MAX_CODE_BYTES } from "../primitives/contract.js";
 
 /** Largest contract source in UTF-8 bytes. */
-export const MAX_SOURCE_BYTES = 48 * 1024;
+export const MAX_SOURCE_BYTES = MAX_CODE_BYTES;
 
 /** Name rule of an exported (callable) function. */
 export const EXPORT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
