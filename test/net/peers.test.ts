@@ -108,8 +108,9 @@ t.test("permissioned: a node without approvals cannot join; approved by a majori
   await eventually("the approved validators commit", 60_000, async () => (await c.height(0)) >= 5);
   await c.start(3, ["--bootstrap-wait", "2000"]);
   const atStart = await c.height(0);
-  // Three of three validators must vote for every block, so a loaded machine slows them: a generous bound.
-  await eventually("the validators go on", 60_000, async () => (await c.height(0)) >= atStart + 20);
+  // Three of three validators must vote for every block, so a loaded machine slows them: a generous bound
+  // (the full suite runs this file beside the four-node cluster test on two cores).
+  await eventually("the validators go on", 150_000, async () => (await c.height(0)) >= atStart + 20);
   t.equal(await c.height(3), 0, "the node without approvals gets no block");
   const peers = await c.get<{ peers: { peerId: string }[] }>(0, "/peers");
   t.notOk(peers.peers.some((p) => p.peerId === late.peerId), "node 0 does not count it as a peer");
