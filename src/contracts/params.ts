@@ -21,6 +21,12 @@ export { TX_GAS_PRICE as GAS_PRICE, MAX_TX_GAS as MAX_CALL_GAS, MAX_BLOCK_TX_GAS
 export const TICK_GAS = 1_000n;
 /** Gas of starting a call (a fresh context, the prelude, parsing the module), plus CODE_BYTE_GAS per byte of source. */
 export const CALL_BASE_GAS = 2_000n;
+/**
+ * More per nested call (a contract calling a contract): its context is built
+ * on the spot, the prelude and the module parsed for it, about 2 ms of work
+ * where the outermost call starts from a prepared image (sandbox.ts).
+ */
+export const NESTED_CALL_GAS = 40_000n;
 export const CODE_BYTE_GAS = 1n;
 /** Gas of one host call (storage, coins, events). */
 export const HOST_CALL_GAS = 50n;
@@ -43,7 +49,20 @@ export const ELEMENTS_PER_GAS = 4n;
 /** Lengths up to this are not charged by the builtin wrappers (a host call costs more than the work). */
 export const FREE_LENGTH = 256;
 
-/** Memory of one call's QuickJS runtime (its nested calls share it). */
+/**
+ * Wasm pages (64 KiB) of the sandbox's memory: 32 MiB, fixed, of which the
+ * QuickJS build's own stack and data take about 5.4 MiB. What is left is the
+ * heap of one transaction (its nested calls share it), and running out of it
+ * is deterministic because every transaction starts from the same bytes
+ * (sandbox.ts).
+ */
+export const SANDBOX_PAGES = 512;
+/**
+ * QuickJS's own memory limit. This build cannot measure the size of an
+ * allocation (it has no malloc_usable_size), so the limit refuses any single
+ * allocation over it and otherwise counts 8 bytes per live allocation; the
+ * sandbox heap above is the real bound on bytes.
+ */
 export const CALL_MEMORY_BYTES = 8 * 1024 * 1024;
 /**
  * Stack of one call's runtime (nested calls share it): about 700 frames of
@@ -53,6 +72,18 @@ export const CALL_MEMORY_BYTES = 8 * 1024 * 1024;
  * 4,000 host frames.
  */
 export const CALL_STACK_BYTES = 128 * 1024;
+/**
+ * A module's top-level code runs once when its image is prepared, before any
+ * call, with no host functions: its work (ticks and builtin charges, counted
+ * as gas) may reach at most LOAD_GAS (a deploy at most half, so that a later
+ * load never reaches it whatever the interrupt counter's phase), and it may
+ * keep at most LOAD_MEMORY_BYTES more live memory than an empty module. It is
+ * not charged to the calls: it does not run for them.
+ */
+export const LOAD_GAS = 40_000n;
+export const LOAD_MEMORY_BYTES = 1024 * 1024;
+/** Nesting of values crossing the sandbox boundary and of JSON in the guest. */
+export const MAX_VALUE_DEPTH = 64;
 /** Depth of nested contract calls (the top-level call is depth 1). */
 export const MAX_CALL_DEPTH = 8;
 

@@ -41,7 +41,7 @@ import { checkContractSource, EXPORT_NAME } from "./sourceCheck.js";
 import { checkArgsText } from "./values.js";
 import {
   CALL_BASE_GAS, CODE_BYTE_GAS, DATA_BYTE_GAS, DEPLOY_GAS, HOST_CALL_GAS, MAX_CALL_DEPTH, MAX_CALL_OUTPUTS, MAX_EVENT_BYTES, MAX_EVENT_NAME,
-  MAX_EVENTS, MAX_KEY_BYTES, MAX_RETURN_BYTES, MAX_VALUE_BYTES, STORAGE_READ_BYTE_GAS, STORAGE_WRITE_BYTE_GAS, TRANSFER_GAS,
+  MAX_EVENTS, MAX_KEY_BYTES, MAX_RETURN_BYTES, MAX_VALUE_BYTES, NESTED_CALL_GAS, STORAGE_READ_BYTE_GAS, STORAGE_WRITE_BYTE_GAS, TRANSFER_GAS,
 } from "./params.js";
 
 /** Pseudo-currency of a contract's code leaf in the state tree. */
@@ -273,6 +273,7 @@ export class ContractRunner {
       const checked = checkContractSource(p.code);
       if (journal.contract(key) !== undefined) throw fail(ContractErrorCode.EXISTS, `a contract is deployed at ${this.text(address)} already (nonce ${p.nonce} of this deployer is used)`);
       const c: Deployed = { key, source: p.code, code: checked.instrumented, exports: checked.exports, codeHash: defaultHasher().sha256(enc.encode(p.code)), deployer, height: block.height };
+      vm.checkModule(toHex(c.codeHash), c.code);
       journal.deploy(c);
       if (checked.exports.includes("init")) return tx.frame(c, "init", p.args === "" ? "[]" : p.args, deployer, 0n, "");
       if (p.args !== "" && p.args !== "[]") throw fail(ContractErrorCode.NO_FUNCTION, "init arguments were given but the contract exports no init");
@@ -297,7 +298,7 @@ export class ContractRunner {
   }
 
   /**
-   * Runs `body` (which returns the encoded return value) in a fresh runtime
+   * Runs `body` (which returns the encoded return value) in a fresh vm
    * metered to `gasLimit`; on any failure rolls the journal back to where it
    * was, drops events and outputs, and pays `refund` back.
    */
@@ -452,7 +453,7 @@ class TxRun {
       throw fail(ContractErrorCode.NO_FUNCTION, `the contract exports no callable function ${JSON.stringify(fn)}${fn === "init" ? " (init runs only at deploy)" : ""}`);
     }
     checkArgsText(args, "args");
-    this.vm.charge(CALL_BASE_GAS + BigInt(utf8Length(c.source)) * CODE_BYTE_GAS + BigInt(utf8Length(args)) * DATA_BYTE_GAS);
+    this.vm.charge(CALL_BASE_GAS + (this.stack.length > 0 ? NESTED_CALL_GAS : 0n) + BigInt(utf8Length(c.source)) * CODE_BYTE_GAS + BigInt(utf8Length(args)) * DATA_BYTE_GAS);
     this.stack.push(c.key);
     try {
       const info = JSON.stringify({
@@ -460,7 +461,7 @@ class TxRun {
         height: Number(this.block.height), time: Number(this.block.time),
         attachedCurrency: currency === CAS_KEY || currency === "" ? "" : toHex(new Uint8Array(Buffer.from(currency, "latin1"))), attachedAmount: { $big: amount.toString() },
       });
-      const result = this.vm.invoke(c.code, `${this.runner.text(addrOf(c.key))}.js`, fn, args, this.host(c.key, info));
+      const result = this.vm.invoke(toHex(c.codeHash), c.code, fn, args, this.host(c.key, info));
       if (utf8Length(result) > MAX_RETURN_BYTES) throw fail(ContractErrorCode.TOO_LARGE, `return value: over ${MAX_RETURN_BYTES} bytes`);
       this.vm.charge(BigInt(utf8Length(result)) * DATA_BYTE_GAS);
       return result;

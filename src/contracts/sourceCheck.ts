@@ -3,8 +3,15 @@
 // the source with a real parser (acorn) and rejects every construct that could
 // make a run non-deterministic, escape metering, compile code at run time or
 // reach constructors and prototypes behind the sandbox's back. It also lists
-// the exported entry points and instruments every catch clause so a fatal
-// error (out of gas, out of memory) cannot be swallowed by the contract.
+// the exported entry points and instruments the source for the prelude's
+// helpers: every catch clause first checks for a fatal error (out of gas, out
+// of memory), so the contract cannot swallow one; every thrown value passes
+// through a helper, so a thrown null or undefined cannot pass for the
+// engine's own out-of-memory exception; and every `+`, `+=` and template
+// literal builds its string inside a helper that charges for the length, as
+// QuickJS's interrupt-based gas does not count the bytes such a copy moves.
+// The instrumentation only inserts and replaces text within lines, so every
+// line keeps its number and the lines of QuickJS's errors match the source.
 //
 // Every failure is a CasError(ContractErrorCode.SOURCE) whose message is
 // `FIELD:LINE:COLUMN: what is wrong` (both 1-based), for the first violation
@@ -25,10 +32,22 @@ export const EXPORT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 /** Name of the guest function the instrumented catch clauses call first (provided by the sandbox's prelude). */
 export const FATAL_CHECK = "__cas_fatal";
 
+/** `throw v` becomes `throw __cas_throw(v)`: the prelude turns a null or undefined into an ordinary error. */
+export const THROW_WRAP = "__cas_throw";
+
+/** `a + b` becomes `__cas_add(a, b)` and `x += v` becomes `x = __cas_add(x, v)`. */
+export const ADD = "__cas_add";
+
+/** `o.p += v` becomes `__cas_addTo(o, "p", v)` and `o[k] += v` becomes `__cas_addTo(o, k, v)`: object and key are evaluated once. */
+export const ADD_TO = "__cas_addTo";
+
+/** A template literal with substitutions, `` `x${a}` ``, becomes `` __cas_str(`x${a}`) ``. */
+export const STR = "__cas_str";
+
 export interface CheckedSource {
   /** Names of the exported functions, sorted (code-unit order). */
   readonly exports: readonly string[];
-  /** The source with every catch clause instrumented (see below); same line numbers as the input. */
+  /** The source with catch clauses, throws and string building instrumented (see RuleChecker); same line numbers as the input. */
   readonly instrumented: string;
 }
 
@@ -134,12 +153,74 @@ export function checkContractSource(source: string, field = "code"): CheckedSour
     throw new CasError(ContractErrorCode.SOURCE, `${field}:${first.line}:${first.column}: ${first.message}`, { field });
   }
 
-  let instrumented = source;
-  // From the end backwards, so the offsets of the insertions still to do stay valid.
-  for (const { pos, text } of [...checker.inserts].sort((a, b) => b.pos - a.pos)) {
-    instrumented = instrumented.slice(0, pos) + text + instrumented.slice(pos);
+  return { exports: [...checker.exports].sort(), instrumented: applyEdits(source, checker.edits) };
+}
+
+/**
+ * One change of the instrumentation: `text` in place of source[start, end),
+ * an insertion when the two are equal. `seq` is the order of recording,
+ * which is the visit order: a node's edits come before those of the nodes
+ * inside it.
+ */
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly kind: "close" | "open" | "replace";
+  readonly seq: number;
+}
+
+/**
+ * At one position, a node that ends there closes before one that starts
+ * there opens; closes go innermost first and opens outermost first, so nested
+ * wrappers nest (`__cas_add(__cas_add(a, b), c)`); text replaced from there
+ * comes last, as every insertion there belongs in front of it.
+ */
+const KIND_ORDER = { close: 0, open: 1, replace: 2 } as const;
+
+function editOrder(a: Edit, b: Edit): number {
+  return a.start - b.start || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.kind === "close" ? b.seq - a.seq : a.seq - b.seq);
+}
+
+const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/g;
+/** The blanks that start the last line of a text with line breaks. */
+const LAST_INDENT = /[\n\r\u2028\u2029]([^\S\n\r\u2028\u2029]*)[^\n\r\u2028\u2029]*$/;
+const WORD_END = /[\p{ID_Continue}$\u200C\u200D]$/u;
+const WORD_START = /^[\p{ID_Continue}$\\]/u;
+
+/**
+ * `text` in place of `removed` (an operator or bracket with the blanks and
+ * comments around it), followed by every line break `removed` held, so the
+ * code after it stays on its line, and by the indentation of its last line.
+ */
+function keepLines(removed: string, text: string): string {
+  const breaks = removed.match(LINE_BREAK);
+  if (breaks === null) return text;
+  // LAST_INDENT matches whenever there is a line break.
+  return text.trimEnd() + breaks.join("") + LAST_INDENT.exec(removed)![1]!;
+}
+
+/** The source with the edits made, in one pass from the start. */
+function applyEdits(source: string, edits: readonly Edit[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  let tail = ""; // the last two code units written, to see whether a word ends there
+  const write = (text: string): void => {
+    parts.push(text);
+    tail = text.length >= 2 ? text.slice(-2) : (tail + text).slice(-2);
+  };
+  for (const edit of [...edits].sort(editOrder)) {
+    // Edits touch only operators, brackets and node boundaries, which never overlap.
+    if (edit.start < at) throw new Error(`sourceCheck: overlapping instrumentation edits at offset ${edit.start}`);
+    write(source.slice(at, edit.start));
+    let text = edit.end > edit.start ? keepLines(source.slice(edit.start, edit.end), edit.text) : edit.text;
+    // `return(a)+b` must not become `return__cas_add((a), b)`.
+    if (WORD_END.test(tail) && WORD_START.test(text)) text = ` ${text}`;
+    write(text);
+    at = edit.end;
   }
-  return { exports: [...checker.exports].sort(), instrumented };
+  write(source.slice(at));
+  return parts.join("");
 }
 
 function sourceError(field: string, line: number, column: number, message: string): CasError {
@@ -220,11 +301,18 @@ interface Violation {
   readonly message: string;
 }
 
-/** One pass over the tree: records the earliest violation, the exports and the catch-clause insertions. */
+type MemberNode = AnyNode & { type: "MemberExpression" };
+
+/** One pass over the tree: records the earliest violation, the exports and the instrumentation's edits. */
 class RuleChecker {
   first: Violation | undefined;
   readonly exports: string[] = [];
-  readonly inserts: { pos: number; text: string }[] = [];
+  readonly edits: Edit[] = [];
+  /**
+   * Template literals at the head of a `new` callee: their wrapper call needs
+   * parentheses, as `new __cas_str(`…`).p` would construct __cas_str.
+   */
+  private readonly newCallees = new Set<AnyNode>();
 
   report(node: Node, message: string): void {
     // Keep the earliest in source order; on a tie the outer node, visited first, wins.
@@ -344,6 +432,28 @@ class RuleChecker {
       case "CatchClause":
         this.catchClause(node);
         break;
+      case "ThrowStatement":
+        this.wrap(node.argument, THROW_WRAP);
+        break;
+      case "BinaryExpression":
+        if (node.operator === "+") this.addition(node);
+        break;
+      case "AssignmentExpression":
+        if (node.operator === "+=") this.addAssignment(node);
+        break;
+      case "TemplateLiteral":
+        // Without substitutions a template is a constant string: nothing is built.
+        if (node.expressions.length > 0) this.wrap(node, STR, this.newCallees.has(node));
+        break;
+      case "TaggedTemplateExpression":
+        // The tag gets the pieces and builds whatever it builds with metered
+        // code of its own; the quasi itself is no value and takes no wrapper.
+        this.visit(node.tag, thisOk);
+        for (const expression of node.quasi.expressions) this.visit(expression, thisOk);
+        return;
+      case "NewExpression":
+        this.markNewCallee(node.callee);
+        break;
       default:
         break;
     }
@@ -398,13 +508,119 @@ class RuleChecker {
   private catchClause(node: AnyNode & { type: "CatchClause" }): void {
     const open = node.body.start; // the catch body's `{`
     if (node.param === null || node.param === undefined) {
-      this.inserts.push({ pos: open, text: `(${CATCH_PARAM}) ` });
-      this.inserts.push({ pos: open + 1, text: `${FATAL_CHECK}(${CATCH_PARAM});` });
+      this.open(open, `(${CATCH_PARAM}) `);
+      this.open(open + 1, `${FATAL_CHECK}(${CATCH_PARAM});`);
     } else if (node.param.type === "Identifier") {
-      this.inserts.push({ pos: open + 1, text: `${FATAL_CHECK}(${node.param.name});` });
+      this.open(open + 1, `${FATAL_CHECK}(${node.param.name});`);
     } else {
       // Destructuring runs code (getters, defaults) before the fatal check could see the error.
       this.report(node.param, "a destructuring catch parameter is not allowed in a contract (write catch (e) and destructure inside)");
     }
+  }
+
+  private open(pos: number, text: string): void {
+    this.edits.push({ start: pos, end: pos, text, kind: "open", seq: this.edits.length });
+  }
+
+  private close(pos: number, text: string): void {
+    this.edits.push({ start: pos, end: pos, text, kind: "close", seq: this.edits.length });
+  }
+
+  /** `text` in place of source[start, end): operators, brackets, blanks and comments only (line breaks are kept). */
+  private replace(start: number, end: number, text: string): void {
+    this.edits.push({ start, end, text, kind: end > start ? "replace" : "open", seq: this.edits.length });
+  }
+
+  /**
+   * `expr` becomes `fn(expr)`. A bare comma expression (`throw a, b`) gets
+   * parentheses so it stays one argument; `inNew` puts the call itself in
+   * parentheses.
+   */
+  private wrap(node: AnyNode, fn: string, inNew = false): void {
+    const comma = node.type === "SequenceExpression";
+    this.open(node.start, `${inNew ? "(" : ""}${fn}(${comma ? "(" : ""}`);
+    this.close(node.end, `${comma ? ")" : ""})${inNew ? ")" : ""}`);
+  }
+
+  /**
+   * Marks a template literal that starts `new`'s callee, through the member
+   * accesses and tags that can follow it there without parentheses. (No
+   * other wrapped node can stand there unparenthesized.)
+   */
+  private markNewCallee(callee: AnyNode): void {
+    let node = callee;
+    for (;;) {
+      if (node.type === "MemberExpression") node = node.object;
+      else if (node.type === "TaggedTemplateExpression") node = node.tag;
+      else break;
+    }
+    if (node.type === "TemplateLiteral") this.newCallees.add(node);
+  }
+
+  /**
+   * `a + b` becomes `__cas_add(a, b)`. The operands are whole nodes (with
+   * their parentheses, which acorn keeps as nodes here), so each is a
+   * complete argument; the `+` with the blanks and comments around it becomes
+   * the comma.
+   */
+  private addition(node: AnyNode & { type: "BinaryExpression" }): void {
+    this.open(node.start, `${ADD}(`);
+    this.replace(node.left.end, node.right.start, ", ");
+    this.close(node.end, ")");
+  }
+
+  /**
+   * `t += v` becomes a call that evaluates t's parts once, in the original
+   * order, before v: `__cas_addTo(o, "p", v)` or `__cas_addTo(o, k, v)` for a
+   * property, and `t = __cas_add(t, v)` for a target that reading a second
+   * time, right after the first read, finds in the same place and with
+   * nothing run in between: a variable, `super.p`, `this.#p`, `name.#p`. A
+   * private name cannot be passed as a key, nor `super` as an object, so the
+   * other targets with them are rejected.
+   */
+  private addAssignment(node: AnyNode & { type: "AssignmentExpression" }): void {
+    const target = unwrapParens(node.left);
+    // acorn allows no other target of +=.
+    if (target.type === "Identifier") this.reread(node, target.name);
+    else if (target.type === "MemberExpression") this.addToMember(node, target);
+  }
+
+  private addToMember(node: AnyNode & { type: "AssignmentExpression" }, target: MemberNode): void {
+    const object = unwrapParens(target.object);
+    const key = target.property;
+    if (object.type === "Super") {
+      if (!target.computed && key.type === "Identifier") this.reread(node, `super.${key.name}`);
+      else this.report(target, "super[…] += … is not allowed in a contract (its metered rewrite would evaluate the key twice; write super[k] = super[k] + …)");
+    } else if (key.type === "PrivateIdentifier") {
+      const name = `#${key.name}`;
+      if (object.type === "ThisExpression") this.reread(node, `this.${name}`);
+      else if (object.type === "Identifier") this.reread(node, `${object.name}.${name}`);
+      else this.report(target, `${name} += … is allowed in a contract only as this.${name} += … or name.${name} += … (its metered rewrite reads the object twice; write const o = …; o.${name} += …)`);
+    } else {
+      this.addTo(node, target);
+    }
+  }
+
+  /** `t += v` becomes `t = __cas_add(again, v)`, where `again` spells t on one line. */
+  private reread(node: AnyNode & { type: "AssignmentExpression" }, again: string): void {
+    this.replace(node.left.end, node.right.start, ` = ${ADD}(${again}, `);
+    this.close(node.end, ")");
+  }
+
+  /**
+   * Unlike a native `+=`, the helper reads o[k] (and converts k to a
+   * property key) after v is evaluated; the order of evaluating o, k and v is
+   * the original one.
+   */
+  private addTo(node: AnyNode & { type: "AssignmentExpression" }, target: MemberNode): void {
+    const key = target.property;
+    // `o[a, b]`: a comma expression is one key but would be two arguments.
+    const comma = key.type === "SequenceExpression";
+    // The target's own parentheses, if any, give way to the call's.
+    this.replace(node.left.start, target.object.start, `${ADD_TO}(`);
+    this.replace(target.object.end, key.start, comma ? ", (" : ", ");
+    if (!target.computed && key.type === "Identifier") this.replace(key.start, key.end, JSON.stringify(key.name));
+    this.replace(key.end, node.right.start, comma ? "), " : ", ");
+    this.close(node.end, ")");
   }
 }

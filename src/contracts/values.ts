@@ -5,6 +5,7 @@
 
 import { CasError } from "../errors.js";
 import { ContractErrorCode } from "./errors.js";
+import { MAX_VALUE_DEPTH } from "./params.js";
 
 const BIG = /^-?(0|[1-9][0-9]*)$/;
 
@@ -14,7 +15,7 @@ function bad(field: string, message: string): CasError {
 
 /** Checks that `value` (parsed JSON) uses the $big form correctly: an object with a $big key has no other key and a decimal integer string. */
 function checkBig(value: unknown, field: string, depth: number): void {
-  if (depth > 64) throw bad(field, "nested deeper than 64 levels");
+  if (depth > MAX_VALUE_DEPTH) throw bad(field, `nested deeper than ${MAX_VALUE_DEPTH} levels`);
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
     value.forEach((v, i) => checkBig(v, `${field}[${i}]`, depth + 1));
