@@ -138,9 +138,37 @@ defineProperty(ArrayProto, "flat", { value: function flat_(depth) {
 }, writable: true, configurable: true });
 const anything = () => undefined;
 for (const name of ["from", "of"]) wrap(Array, name, anything, (self, args) => len(args[0]) + args.length);
-for (const name of ["keys", "values", "entries", "assign", "fromEntries", "getOwnPropertyNames", "freeze"]) wrap(O, name, anything, (self, args) => len(args[0]));
+for (const name of ["keys", "values", "entries", "assign", "getOwnPropertyNames", "freeze"]) wrap(O, name, anything, (self, args) => len(args[0]) + propCount(args[0]));
 wrap(String, "fromCharCode", anything, (self, args) => args.length);
 wrap(String, "fromCodePoint", anything, (self, args) => args.length);
+// Spreading, object spread, for-in and the collection constructors walk a
+// whole value inside C: the instrumented source and these wrappers charge
+// its size first (an iterable that is not an array is first collected by a
+// metered loop).
+function spreadOf(x) {
+  if (typeof x === "string" || isArray(x)) {
+    meter(x.length);
+    return x;
+  }
+  const out = [];
+  for (const v of x) out[out.length] = v;
+  meter(out.length);
+  return out;
+}
+function propCount(o) {
+  let n = 0;
+  for (let p = o; p !== null && (typeof p === "object" || typeof p === "function"); p = getPrototypeOf(p)) n += keys(p).length;
+  return typeof o === "string" ? o.length : n;
+}
+const fromEntries = O.fromEntries;
+defineProperty(O, "fromEntries", { value: function fromEntries_(entries) { return apply(fromEntries, O, [spreadOf(entries)]); }, writable: true, configurable: true });
+for (const name of ["Map", "Set", "WeakMap", "WeakSet"]) {
+  const Base = G[name];
+  const Metered = { [name]: class extends Base {
+    constructor(items) { super(items === undefined || items === null ? items : spreadOf(items)); }
+  } }[name];
+  defineProperty(G, name, { value: Metered, writable: true, enumerable: false, configurable: true });
+}
 // A chain of bound functions would recurse inside C when called: bind makes a plain closure instead.
 defineProperty(FunctionProto, "bind", { value: function bind(thisArg, ...bound) {
   const f = this;
@@ -300,6 +328,11 @@ const api = {
   __cas_str(s) {
     meter(s.length);
     return s;
+  },
+  __cas_spread: spreadOf,
+  __cas_props(o) {
+    meter(propCount(o));
+    return o;
   },
 };
 for (const name of keys(api)) {

@@ -10,6 +10,12 @@
 // engine's own out-of-memory exception; and every `+`, `+=` and template
 // literal builds its string inside a helper that charges for the length, as
 // QuickJS's interrupt-based gas does not count the bytes such a copy moves.
+// For the same reason every spread (`[...x]`, `f(...x)`, `new C(...x)`) passes
+// its value through a helper that charges for its length, and every object
+// spread (`{ ...o }`), for-in loop (`for (k in o)`, which lists all the keys
+// when it starts) and object rest pattern at the top of a declaration or
+// assignment (`const { a, ...r } = o`) passes its object through one that
+// charges for its keys: QuickJS does each of these in one step of C code.
 // The instrumentation only inserts and replaces text within lines, so every
 // line keeps its number and the lines of QuickJS's errors match the source.
 //
@@ -44,10 +50,25 @@ export const ADD_TO = "__cas_addTo";
 /** A template literal with substitutions, `` `x${a}` ``, becomes `` __cas_str(`x${a}`) ``. */
 export const STR = "__cas_str";
 
+/**
+ * `...x` in an array literal or the arguments of a call or `new` becomes
+ * `...__cas_spread(x)`: the prelude charges for x's length and returns x or
+ * an array of x's elements, which spreads alike.
+ */
+export const SPREAD = "__cas_spread";
+
+/**
+ * `{ ...o }` becomes `{ ...__cas_props(o) }`, `for (k in o)` becomes
+ * `for (k in __cas_props(o))` and `const { a, ...r } = o` (or the assignment
+ * `({ a, ...r } = o)`) becomes `const { a, ...r } = __cas_props(o)`: the
+ * prelude charges for o's keys and returns o unchanged.
+ */
+export const PROPS = "__cas_props";
+
 export interface CheckedSource {
   /** Names of the exported functions, sorted (code-unit order). */
   readonly exports: readonly string[];
-  /** The source with catch clauses, throws and string building instrumented (see RuleChecker); same line numbers as the input. */
+  /** The source with catch clauses, throws, string building, spreads and key listing instrumented (see RuleChecker); same line numbers as the input. */
   readonly instrumented: string;
 }
 
@@ -294,6 +315,18 @@ function staticName(key: AnyNode, computed: boolean): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `pattern` is an object pattern with a rest element at its top:
+ * `{ a, ...r }` copies the rest of the object's own keys in one step of C
+ * code, so its object is charged like an object spread's. Array rest
+ * elements need nothing: QuickJS collects them with a bytecode loop, which
+ * the interrupt ticks meter. An object rest nested in another pattern, or in
+ * a parameter or a for-in or for-of head, has no expression of its own to wrap.
+ */
+function hasObjectRest(pattern: AnyNode): boolean {
+  return pattern.type === "ObjectPattern" && pattern.properties.some((p) => p.type === "RestElement");
+}
+
 interface Violation {
   readonly pos: number;
   readonly line: number;
@@ -440,6 +473,32 @@ class RuleChecker {
         break;
       case "AssignmentExpression":
         if (node.operator === "+=") this.addAssignment(node);
+        // The helper returns the object itself, so the assignment's value stays the same.
+        else if (hasObjectRest(node.left)) this.wrap(node.right, PROPS);
+        break;
+      case "VariableDeclarator":
+        // A declaration in a for-in or for-of head has no initializer: each
+        // iteration's value cannot be wrapped (see hasObjectRest).
+        if (node.init && hasObjectRest(node.id)) this.wrap(node.init, PROPS);
+        break;
+      case "SpreadElement":
+        // Reached from array literals and call and new arguments only: an
+        // object literal's spreads are handled with the literal, and in
+        // patterns acorn turns spreads into RestElement nodes.
+        this.wrap(node.argument, SPREAD);
+        break;
+      case "ObjectExpression":
+        for (const prop of node.properties) {
+          if (prop.type === "SpreadElement") {
+            this.wrap(prop.argument, PROPS);
+            this.visit(prop.argument, thisOk);
+          } else {
+            this.visit(prop, thisOk);
+          }
+        }
+        return;
+      case "ForInStatement":
+        this.wrap(node.right, PROPS);
         break;
       case "TemplateLiteral":
         // Without substitutions a template is a constant string: nothing is built.
@@ -532,9 +591,11 @@ class RuleChecker {
   }
 
   /**
-   * `expr` becomes `fn(expr)`. A bare comma expression (`throw a, b`) gets
-   * parentheses so it stays one argument; `inNew` puts the call itself in
-   * parentheses.
+   * `expr` becomes `fn(expr)`. A bare comma expression (`throw a, b`,
+   * `for (k in a, b)`) gets parentheses so it stays one argument; `inNew`
+   * puts the call itself in parentheses. (A spread's or an initializer's
+   * expression is never a bare comma expression, and a parenthesized one is
+   * a ParenthesizedExpression node whose range has its parentheses.)
    */
   private wrap(node: AnyNode, fn: string, inNew = false): void {
     const comma = node.type === "SequenceExpression";

@@ -1,9 +1,9 @@
 // The deploy-time source check: a realistic contract passes, each language rule
 // rejects its construct with a CasError naming line and column, the size and
-// nesting limits hold, catch clauses, throws and string building are
-// instrumented without moving lines (and the instrumented code computes what
-// the original did), and no input makes the check throw anything but a
-// CONTRACT_SOURCE CasError.
+// nesting limits hold, catch clauses, throws, string building, spreads,
+// for-in loops and object rest patterns are instrumented without moving lines
+// (and the instrumented code computes what the original did), and no input
+// makes the check throw anything but a CONTRACT_SOURCE CasError.
 
 import { runInNewContext } from "node:vm";
 import t, { type Test } from "tap";
@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { parse, tokenizer } from "acorn";
 import { CasError } from "../../src/errors.js";
 import { ContractErrorCode } from "../../src/contracts/errors.js";
-import { ADD, ADD_TO, checkContractSource, EXPORT_NAME, FATAL_CHECK, MAX_SOURCE_BYTES, STR, THROW_WRAP } from "../../src/contracts/sourceCheck.js";
+import { ADD, ADD_TO, checkContractSource, EXPORT_NAME, FATAL_CHECK, MAX_SOURCE_BYTES, PROPS, SPREAD, STR, THROW_WRAP } from "../../src/contracts/sourceCheck.js";
 
 /** Two lines before the case under test, so every case sits on line 3 of a module that has an export. */
 const HEAD = "export function main() { return 1; }\n// the case under test is on the next line\n";
@@ -267,7 +267,7 @@ t.test("rule 9: names starting with __cas are reserved", async (t) => {
   rejectsLine3(t, `function ff(__cas) {}`, "__cas", /the name __cas is reserved/, "a parameter");
   rejectsLine3(t, `try { a(); } catch (__cas_e) {}`, "__cas_e", /the name __cas_e is reserved/, "the instrumentation's catch name");
   rejectsLine3(t, `__casLoop: for (;;) break __casLoop;`, "__casLoop", /reserved/, "a label");
-  for (const name of [THROW_WRAP, ADD, ADD_TO, STR]) {
+  for (const name of [THROW_WRAP, ADD, ADD_TO, STR, SPREAD, PROPS]) {
     t.ok(name.startsWith("__cas"), `${name} is in the reserved range`);
     rejectsLine3(t, `let vv = ${name}(1, 2);`, name, new RegExp(`the name ${name} is reserved`), `calling ${name}`);
     rejectsLine3(t, `function ${name}() {}`, name, new RegExp(`the name ${name} is reserved`), `declaring ${name}`);
@@ -487,9 +487,65 @@ const INSTRUMENTED: readonly (readonly [string, string])[] = [
   // An insertion where a replaced parenthesis starts goes in front of it.
   ["try { f(); } catch (e) {(o.p) += e;}", "try { f(); } catch (e) {__cas_fatal(e);__cas_addTo(o, \"p\", e);}"],
   ["throw (o.p) += 1;", "throw __cas_throw(__cas_addTo(o, \"p\", 1));"],
+  // Spreads in array literals and call and new arguments: the argument is a whole node, parentheses included.
+  ["let vv = [...a];", "let vv = [...__cas_spread(a)];"],
+  ["let vv = [a, ...b, , ...c];", "let vv = [a, ...__cas_spread(b), , ...__cas_spread(c)];"],
+  ["f(...a, b, ...c);", "f(...__cas_spread(a), b, ...__cas_spread(c));"],
+  ["o.m(...a); o?.m(...b); f?.(...c);", "o.m(...__cas_spread(a)); o?.m(...__cas_spread(b)); f?.(...__cas_spread(c));"],
+  ["let vv = new Cc(...a);", "let vv = new Cc(...__cas_spread(a));"],
+  ["let vv = new (f(...a))(...b);", "let vv = new (f(...__cas_spread(a)))(...__cas_spread(b));"],
+  ["let vv = new `a${b}`.C(...c);", "let vv = new (__cas_str(`a${b}`)).C(...__cas_spread(c));"],
+  ["class Cc extends Dd { constructor(...a) { super(...a); } }", "class Cc extends Dd { constructor(...a) { super(...__cas_spread(a)); } }"],
+  ["f(...(a, b));", "f(...__cas_spread((a, b)));"],
+  ["f(...(a));", "f(...__cas_spread((a)));"],
+  ["let vv = [...a ? b : c];", "let vv = [...__cas_spread(a ? b : c)];"],
+  ["let vv = [...a || b, ...x = y];", "let vv = [...__cas_spread(a || b), ...__cas_spread(x = y)];"],
+  ["let vv = [...(x) => x];", "let vv = [...__cas_spread((x) => x)];"],
+  ["let vv = [...[...a, ...f(...b)]];", "let vv = [...__cas_spread([...__cas_spread(a), ...__cas_spread(f(...__cas_spread(b)))])];"],
+  // Spreads next to and inside the string building rewrites.
+  ["let vv = [...a + b, ...`x${c}`];", "let vv = [...__cas_spread(__cas_add(a, b)), ...__cas_spread(__cas_str(`x${c}`))];"],
+  ["let vv = [...a] + f(...b);", "let vv = __cas_add([...__cas_spread(a)], f(...__cas_spread(b)));"],
+  ["s += [...a];", "s = __cas_add(s, [...__cas_spread(a)]);"],
+  ["o.p += f(...a);", "__cas_addTo(o, \"p\", f(...__cas_spread(a)));"],
+  ["let vv = `${[...a]}`;", "let vv = __cas_str(`${[...__cas_spread(a)]}`);"],
+  ["let vv = tag`${f(...a)}`;", "let vv = tag`${f(...__cas_spread(a))}`;"],
+  ["throw [...a];", "throw __cas_throw([...__cas_spread(a)]);"],
+  // Object spreads charge for keys, next to whatever else the literal has.
+  ["let vv = { ...o };", "let vv = { ...__cas_props(o) };"],
+  ["let vv = { a: 1, ...o, b, [k]: 2, ...f(...x), m() { return { ...this }; } };",
+    "let vv = { a: 1, ...__cas_props(o), b, [k]: 2, ...__cas_props(f(...__cas_spread(x))), m() { return { ...__cas_props(this) }; } };"],
+  ["let vv = { ...{ ...o, p: [...q] } };", "let vv = { ...__cas_props({ ...__cas_props(o), p: [...__cas_spread(q)] }) };"],
+  ["let vv = { ...a + b, ...a ? b : c, ...(a, b) };", "let vv = { ...__cas_props(__cas_add(a, b)), ...__cas_props(a ? b : c), ...__cas_props((a, b)) };"],
+  ["let vv = [{ ...o }, ...[{ ...p }]];", "let vv = [{ ...__cas_props(o) }, ...__cas_spread([{ ...__cas_props(p) }])];"],
+  ["let vv = { [`k${a}`]: 1, ...`s${b}` };", "let vv = { [__cas_str(`k${a}`)]: 1, ...__cas_props(__cas_str(`s${b}`)) };"],
+  // for-in with each kind of left side: only the object is wrapped.
+  ["for (k in o) f(k);", "for (k in __cas_props(o)) f(k);"],
+  ["for (const k in o) {}", "for (const k in __cas_props(o)) {}"],
+  ["for (let k in o) {} for (var j in o) {}", "for (let k in __cas_props(o)) {} for (var j in __cas_props(o)) {}"],
+  ["for (x.y in o) {} for (x[i++] in o) {} for ((x).z in o) {}", "for (x.y in __cas_props(o)) {} for (x[i++] in __cas_props(o)) {} for ((x).z in __cas_props(o)) {}"],
+  ["for (const [a, b] in o) {} for ({ length } in o) {}", "for (const [a, b] in __cas_props(o)) {} for ({ length } in __cas_props(o)) {}"],
+  ["for (k in a, b) {}", "for (k in __cas_props((a, b))) {}"],
+  ["for (k in(o)) {}", "for (k in __cas_props((o))) {}"],
+  ["for(k in`x${a}`) {}", "for(k in __cas_props(__cas_str(`x${a}`))) {}"],
+  ["for (k in o + p) {}", "for (k in __cas_props(__cas_add(o, p))) {}"],
+  ["for (k in { ...o }) {}", "for (k in __cas_props({ ...__cas_props(o) })) {}"],
+  ["for (a in o) for (b in o[a]) s += b;", "for (a in __cas_props(o)) for (b in __cas_props(o[a])) s = __cas_add(s, b);"],
+  // An object rest at the top of a declaration or assignment: its object is charged like a spread's.
+  ["const { a, ...r } = o;", "const { a, ...r } = __cas_props(o);"],
+  ["let { ...r } = f(), z = 1, { p } = q;", "let { ...r } = __cas_props(f()), z = 1, { p } = q;"],
+  ["({ a, ...r } = o);", "({ a, ...r } = __cas_props(o));"],
+  ["x = ({ a: [b], ...r } = o);", "x = ({ a: [b], ...r } = __cas_props(o));"],
+  ["const { ...r } = { ...o, ...`x${a}` };", "const { ...r } = __cas_props({ ...__cas_props(o), ...__cas_props(__cas_str(`x${a}`)) });"],
+  ["for (const { ...r } = o; ;) break;", "for (const { ...r } = __cas_props(o); ;) break;"],
+  // Left alone: rest parameters and array rest elements (QuickJS collects those with a metered bytecode
+  // loop), patterns without a rest, for-of (metered per iteration) and object rests with no expression of their own.
+  ["function ff(a, ...r) { return r; } let gg = (...r) => r;", "function ff(a, ...r) { return r; } let gg = (...r) => r;"],
+  ["const [a, ...r] = arr; [a, ...r] = arr; const { p, q } = o;", "const [a, ...r] = arr; [a, ...r] = arr; const { p, q } = o;"],
+  ["for (const x of o) {} for (const [a, ...r] of o) {} for (x of [...a]) {}", "for (const x of o) {} for (const [a, ...r] of o) {} for (x of [...__cas_spread(a)]) {}"],
+  ["const { x: { ...r } } = o; function ff({ ...r }) {} for (const { ...r } of o) {}", "const { x: { ...r } } = o; function ff({ ...r }) {} for (const { ...r } of o) {}"],
 ];
 
-t.test("throws and string building are instrumented in place", async (t) => {
+t.test("throws, string building, spreads, for-in and object rests are instrumented in place", async (t) => {
   for (const [code, expected] of INSTRUMENTED) {
     t.equal(instrument(code), expected, code);
   }
@@ -497,6 +553,8 @@ t.test("throws and string building are instrumented in place", async (t) => {
   t.equal(ADD_TO, "__cas_addTo");
   t.equal(STR, "__cas_str");
   t.equal(THROW_WRAP, "__cas_throw");
+  t.equal(SPREAD, "__cas_spread");
+  t.equal(PROPS, "__cas_props");
 });
 
 t.test("what += cannot pass to __cas_addTo is rejected unless it can be read twice", async (t) => {
@@ -517,6 +575,11 @@ t.test("line breaks inside rewritten operators are kept", async (t) => {
   t.equal(instrument("o\n[\nk\n]\n+=\ny;"), "__cas_addTo(o,\n\nk,\n\n\ny);", "a computed target over six lines");
   t.equal(instrument("x\n+=\ny;"), "x = __cas_add(x,\n\ny);", "a variable target");
   t.equal(instrument("throw a +\n  b;"), "throw __cas_throw(__cas_add(a,\n  b));", "a throw");
+  t.equal(instrument("f(... /* c */ a, ...\n  // c\n  b);"), "f(... /* c */ __cas_spread(a), ...\n  // c\n  __cas_spread(b));", "comments and line breaks after ... stay in front of the call");
+  t.equal(instrument("let vv = [...(a\n, b), ...c\n  + d];"), "let vv = [...__cas_spread((a\n, b)), ...__cas_spread(__cas_add(c,\n  d))];", "a spread argument over two lines");
+  t.equal(instrument("let vv = {\n  ...\n  o,\n  p };"), "let vv = {\n  ...\n  __cas_props(o),\n  p };", "an object spread over two lines");
+  t.equal(instrument("for (k in /* c */\n  o\n) {}"), "for (k in /* c */\n  __cas_props(o)\n) {}", "a for-in object on a line of its own");
+  t.equal(instrument("const {\n  a,\n  ...r\n} =\n  o;"), "const {\n  a,\n  ...r\n} =\n  __cas_props(o);", "an object rest over five lines");
 });
 
 /** The words (names, keywords, numbers, strings, template text) of `code` by line, as values: a property name may turn into a string. */
@@ -570,15 +633,24 @@ t.test("every word stays on its line and the output parses as a module", async (
     "  try { a(); } catch (e) { throw e + s; }",
     "  return s + tag`a${a + b}b`;",
     "}",
+    "export function sp(a, b, o, k) {",
+    "  let s = Math.max(...[a, b], ...new Set([a])) + [...`${a}`, ...'xy'].join();",
+    "  const { p, ...rest } = { ...o, k, ...[b] };",
+    "  for (const kk in { ...rest, [k]: 1 }) s += kk;",
+    "  for (o.last in rest) s += o.last;",
+    "  return [s, p, new Array(...[a, b])];",
+    "}",
   ].join("\n");
   const words = [...tokenizer(sample, { ecmaVersion: 2023, sourceType: "module" })].map((tok) => sample.slice(tok.start, tok.end));
   const exploded = words.reduce((acc, w, i) => acc + (i === 0 ? "" : ["return", "throw"].includes(words[i - 1]!) || w === "++" || w === "--" ? " " : "\n") + w, "");
   keepsLines(t, exploded, checkContractSource(exploded).instrumented, "one token per line");
   t.equal(run(exploded, "ff(1, 2, { p: 'p', q: 1 }, 'k')", "instrumented"), run(exploded, "ff(1, 2, { p: 'p', q: 1 }, 'k')", "original"), "and still computes the same");
+  t.equal(run(exploded, "sp(1, 2, { p: 'p', q: 1 }, 'k')", "instrumented"), run(exploded, "sp(1, 2, { p: 'p', q: 1 }, 'k')", "original"), "spreads, for-in and rests too");
+  t.match(run(exploded, "sp(1, 2, { p: 'p', q: 1 }, 'k')", "original"), /0qk0qk","p",\[1,2\]\]$/, "which computes something");
 });
 
 /** Stand-ins for the prelude's helpers that only do what the rewritten code did. */
-const STAND_INS = `const ${ADD} = (a, b) => a + b, ${ADD_TO} = (o, k, v) => (o[k] += v), ${STR} = (s) => s, ${THROW_WRAP} = (v) => v, ${FATAL_CHECK} = () => {};`;
+const STAND_INS = `const ${ADD} = (a, b) => a + b, ${ADD_TO} = (o, k, v) => (o[k] += v), ${STR} = (s) => s, ${THROW_WRAP} = (v) => v, ${FATAL_CHECK} = () => {}, ${SPREAD} = (x) => x, ${PROPS} = (o) => o;`;
 
 /**
  * Runs contract `source`, original or instrumented, in a fresh realm (its
@@ -592,10 +664,10 @@ function run(source: string, call: string, which: "original" | "instrumented", s
 }
 
 /** Asserts the instrumented `source` computes what the original does for each call, and returns the outcomes. */
-function sameResults(t: Test, source: string, calls: readonly string[], label: string): string[] {
+function sameResults(t: Test, source: string, calls: readonly string[], label: string, standIns = STAND_INS): string[] {
   return calls.map((call) => {
-    const original = run(source, call, "original");
-    t.equal(run(source, call, "instrumented"), original, `${label}: ${call} → ${original}`);
+    const original = run(source, call, "original", standIns);
+    t.equal(run(source, call, "instrumented", standIns), original, `${label}: ${call} → ${original}`);
     return original;
   });
 }
@@ -678,6 +750,101 @@ export function main() { const a = new Dd(), b = new Dd(); return a.m(b); }`;
   });
 });
 
+/**
+ * Harness values a contract cannot build itself (it may not name Symbol):
+ * `iterable(values, log)` is a plain object with a [Symbol.iterator] method,
+ * no generator, whose iterator logs each step in `log`.
+ */
+const ITERABLE = `const iterable = (values, log) => ({
+  [Symbol.iterator]() {
+    let i = 0;
+    return { next() { log.push("next " + i); return i < values.length ? { value: values[i++], done: false } : { value: undefined, done: true }; } };
+  },
+});`;
+
+/** Stand-ins with a __cas_spread that hands the call site a fresh array for anything but an array, as the prelude may. */
+const MATERIALIZE = STAND_INS.replace(`${SPREAD} = (x) => x`, `${SPREAD} = (x) => (Array.isArray(x) ? x : [...x])`);
+
+/** Stand-ins that log what each helper got: `__cas_seen` lists "spread TYPE LENGTH" and "props KEYS". */
+const RECORD = `const __cas_seen = [];\n` + STAND_INS
+  .replace(`${SPREAD} = (x) => x`, `${SPREAD} = (x) => (__cas_seen.push("spread " + Object.prototype.toString.call(x).slice(8, -1) + " " + (x.length ?? x.size)), x)`)
+  .replace(`${PROPS} = (o) => o`, `${PROPS} = (o) => (__cas_seen.push("props " + (o === null || o === undefined ? String(o) : Object.keys(o).join(""))), o)`);
+
+t.test("spreads, for-in and object rests compute what the original does", async (t) => {
+  const spreads = `export function main(it, log) {
+  const m = new Map([["a", 1], ["b", 2]]), set = new Set([3, 4, 3]);
+  const mark = (x) => { log.push(typeof x === "string" ? x : "value"); return x; };
+  const arrays = [[...m], [...set], [..."a😀b"], [...m.keys()], [...[, 1]], [...[1, 2], ...[], ...[3]]];
+  const calls = [Math.max(...set, ...[1]), String.fromCharCode(...[104, 105]), ((...r) => r.length)(...m, ..."xy", ...set)];
+  class Pair { constructor(a, b, ...more) { this.v = [a, b, more.length]; } }
+  const made = [new Pair(...set).v, new Pair(..."q").v, new Array(...[5, 6]), new Pair(...m.values(), ...[7, 8]).v];
+  const ordered = [mark("before"), ...mark(it), mark("after"), ...[mark("x"), ...mark([mark("inner")])]];
+  const nested = [...[...[...set]], ...\`\${[...set].length}\`, ...("a" + [..."bc"])];
+  let notIterable;
+  try { [...5]; } catch (e) { notIterable = e instanceof TypeError; }
+  return [arrays, calls, made, ordered, nested, notIterable, log];
+}`;
+  const calls = ["main(iterable([1, undefined, 3], []), [])", "main(iterable([], []), [])", 'main("str", [])', "main(new Set([1, 2]), [])"];
+  const results = sameResults(t, spreads, calls, "spreads, identity stand-ins", `${STAND_INS}\n${ITERABLE}`);
+  sameResults(t, spreads, calls, "spreads, a __cas_spread that materializes", `${MATERIALIZE}\n${ITERABLE}`);
+  t.same(JSON.parse(results[0]!.slice(2))[3], ["before", 1, null, 3, "after", "x", "inner"], "the iterable's elements in place");
+  const withLog = "(() => { const log = []; main(iterable([1, 2], log), log); return log; })()";
+  const steps = '= ["before","value","next 0","next 1","next 2","after","x","inner","value"]';
+  t.equal(run(spreads, withLog, "original", `${MATERIALIZE}\n${ITERABLE}`), steps, "natively the iterable is stepped between the arguments around it");
+  t.equal(run(spreads, withLog, "instrumented", `${MATERIALIZE}\n${ITERABLE}`), steps, "and a materializing __cas_spread steps it there too");
+
+  const objects = `export function main(o, log) {
+  const getter = { get g() { log.push("get g"); return "G"; }, h: 1 };
+  const mark = (x) => { log.push(x); return x; };
+  const spread = [{ a: mark("a"), ...getter, b: mark("b") }, { ...null, ...undefined, ..."ab", ...5, ...[7] }, { ...o, z: 0, ...{ ...o, y: 1 } }];
+  const keys = [];
+  for (const k in o) keys.push(k);
+  for (let k in [4, 5]) keys.push(k);
+  for (var v in "xy") keys.push(v);
+  for (const k in null) keys.push("never");
+  for (k1 in undefined) keys.push("never");
+  const target = { list: [] };
+  let i = 0;
+  for (target.key in o) keys.push(target.key);
+  for (target.list[i++] in o);
+  for ([first] in { ab: 1, cd: 2 }) keys.push(first);
+  for (const [c, ...cs] in { xyz: 1 }) keys.push(c, cs);
+  const live = { a: 1, b: 2, c: 3 };
+  for (const k in live) { delete live.b; live.d = 4; keys.push(k); }
+  const { p, ...rest } = o;
+  let q, rest2;
+  const value = ({ q, ...rest2 } = getter);
+  const { g, ...noG } = getter;
+  let r3;
+  ({ ...r3 } = \`t\${p}\`);
+  let notObject;
+  try { const { ...r4 } = null; } catch (e) { notObject = e instanceof TypeError; }
+  return [spread, keys, target, i, p, rest, q, rest2, value === getter, g, noG, r3, notObject, log];
+}
+var k1, first;`;
+  const objectCalls = ['main({ p: "P", q: 1, 2: "two" }, [])', "main({}, [])", 'main(Object.create({ inherited: 1 }, { own: { value: 2, enumerable: true } }), [])'];
+  const objectResults = sameResults(t, objects, objectCalls, "object spreads, for-in and object rests");
+  t.equal(JSON.parse(objectResults[0]!.slice(2))[1].slice(-2).join(), "a,c", "for-in sees the object itself: a key deleted on the way is skipped, one added is not visited");
+  t.same(JSON.parse(objectResults[2]!.slice(2))[1].slice(0, 2), ["own", "inherited"], "for-in lists inherited keys too");
+
+  // Each site passes its own value through the helper, once, in source order.
+  const sites = `export function main(o) {
+  const set = new Set([1, 2]);
+  const a = [...set, ..."xyz", ...[0]];
+  f(...a);
+  const b = { ...o, ...{ ...a } };
+  for (const k in b) break;
+  let { p, ...r } = o;
+  ({ ...r } = b);
+  const [x, ...y] = a;
+  function f() {}
+  return 1;
+}`;
+  t.equal(run(sites, "[main({ p: 1, q: 2 }), __cas_seen]", "instrumented", RECORD),
+    '= [1,["spread Set 2","spread String 3","spread Array 1","spread Array 6","props pq","props 012345","props 012345","props 012345pq","props pq","props 012345pq"]]',
+    "every spread, object spread, for-in and object rest, and nothing else");
+});
+
 t.test("random expressions: the same results and lines (property)", async (t) => {
   const blank = fc.constantFrom(" ", "\n", " /* + */ ", " // + c\n", "\n  ", "\r\n", "/*\n+*/");
   const { expr } = fc.letrec((tie) => ({
@@ -690,6 +857,8 @@ t.test("random expressions: the same results and lines (property)", async (t) =>
       fc.tuple(tie("expr"), blank, tie("expr")).map(([l, b, r]) => `(${l},${b}${r})`),
       fc.tuple(tie("expr"), tie("expr")).map(([l, r]) => `\`<\${${l}}|\${${r}}>\``),
       fc.tuple(tie("expr"), blank, tie("expr"), blank, tie("expr")).map(([c, b1, x, b2, y]) => `${c}${b1}?${b2}${x} : ${y}`),
+      fc.tuple(tie("expr"), blank, tie("expr")).map(([l, b, r]) => `[...${b}[${l}, ${r}], ...${b}String(${l})]`),
+      fc.tuple(tie("expr"), blank, tie("expr")).map(([l, b, r]) => `Object.keys({ ...${b}${l}, z: ${r}, ...${b}[${r}] })`),
     ),
   }));
   const target = fc.constantFrom("x", "o.p", "o[k]", "o\n.q", "(x)", "o[k\n]", "(o).p");
