@@ -1,25 +1,73 @@
 // Helpers of the multi-process network tests (not a test file): a devnet in a
 // temporary folder on free ports, its node processes, and reads of their APIs.
 
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, readFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { createDevnet, freeBasePort, spawnNode, stopChild, waitForApi, type Devnet } from "../../src/node/devnet.js";
 import type { ConsensusParams } from "../../src/consensus/params.js";
 
+/**
+ * One cluster at a time across the suite's processes: tap runs two test
+ * files at once, and two clusters of node processes on two cores starve a
+ * three-of-three committee for minutes. The lock file holds the owner's pid,
+ * so a lock left by a killed run is taken over.
+ */
+const LOCK = join(tmpdir(), "cas-net-tests.lock");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function takeLock(): Promise<() => void> {
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let held = true;
+      return () => {
+        if (held) rmSync(LOCK, { force: true });
+        held = false;
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(LOCK, "utf8"));
+      } catch {
+        continue;
+      }
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && !alive(owner)) rmSync(LOCK, { force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 export class Cluster {
   readonly children: (ChildProcess | undefined)[];
 
-  private constructor(readonly devnet: Devnet, private readonly extra: readonly string[]) {
+  private constructor(readonly devnet: Devnet, private readonly extra: readonly string[], private readonly unlock: () => void) {
     this.children = devnet.nodes.map(() => undefined);
   }
 
-  /** A new devnet of `n` nodes in a temporary folder; no node runs yet. */
+  /** A new devnet of `n` nodes in a temporary folder; no node runs yet. Waits until no other cluster of the suite runs. */
   static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>, validators = n): Promise<Cluster> {
-    const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
-    const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBasePort(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
-    return new Cluster(devnet, extra);
+    const unlock = await takeLock();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
+      const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBasePort(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
+      return new Cluster(devnet, extra, unlock);
+    } catch (e) {
+      unlock();
+      throw e;
+    }
   }
 
   api(i: number): string {
@@ -42,8 +90,10 @@ export class Cluster {
     });
   }
 
+  /** Stops every node and lets the next cluster of the suite start. */
   async stopAll(): Promise<void> {
     await Promise.all(this.children.map((c) => (c === undefined ? undefined : stopChild(c))));
+    this.unlock();
   }
 
   remove(): void {

@@ -108,9 +108,14 @@ t.test("permissioned: a node without approvals cannot join; approved by a majori
   await eventually("the approved validators commit", 60_000, async () => (await c.height(0)) >= 5);
   await c.start(3, ["--bootstrap-wait", "2000"]);
   const atStart = await c.height(0);
-  // Three of three validators must vote for every block, so a loaded machine slows them: a generous bound
-  // (the full suite runs this file beside the four-node cluster test on two cores).
-  await eventually("the validators go on", 150_000, async () => (await c.height(0)) >= atStart + 20);
+  // Three of three validators must vote for every block, so a starved one stalls them all: a generous
+  // bound, and on failure the end of each validator's log for the diagnosis.
+  try {
+    await eventually("the validators go on", 150_000, async () => (await c.height(0)) >= atStart + 20);
+  } catch (e) {
+    for (const i of [0, 1, 2]) t.comment(`validator ${i} at height ${await c.height(i).catch(() => -1)}; its log ends:\n${c.log(i).split("\n").slice(-30).join("\n")}`);
+    throw e;
+  }
   t.equal(await c.height(3), 0, "the node without approvals gets no block");
   const peers = await c.get<{ peers: { peerId: string }[] }>(0, "/peers");
   t.notOk(peers.peers.some((p) => p.peerId === late.peerId), "node 0 does not count it as a peer");
