@@ -108,6 +108,14 @@ interface PeerState {
 export const GRAYLIST_THRESHOLD = -80;
 /** How long a dropped peer is refused. */
 const BAN_MS = 10 * 60_000;
+/**
+ * A peer refused for its admission (not enough approvals yet) may come back
+ * with approvals, so it is not banned; it is refused for this long, so it
+ * cannot redial in a loop (every connection costs a handshake, and libp2p
+ * rate-limits inbound connections per host, which on one machine starved
+ * the validators' own links).
+ */
+const ADMISSION_COOLDOWN_MS = 10_000;
 /** A peer's penalty halves this often. */
 const PENALTY_HALF_LIFE_MS = 60_000;
 /** How long a peer may stay connected without a valid admission (permissioned mode). */
@@ -461,8 +469,9 @@ export class CasNetwork {
     const id = conn.remotePeer.toString();
     if (e instanceof CasError) {
       this.log.warn({ peer: id, code: e.code, err: e.message }, "dropping a peer after its hello");
-      // A peer without enough approvals yet may come back with them; a forged or foreign hello is refused for a while.
+      // A peer without enough approvals yet may come back with them (after a cool-down); a forged or foreign hello is refused for a while.
       if (e.peer.verdict === "reject") this.ban(id);
+      else this.ban(id, ADMISSION_COOLDOWN_MS);
       void conn.close().catch(() => undefined);
     } else {
       this.log.debug({ peer: id, err: e instanceof Error ? e.message : String(e) }, "hello failed");
@@ -631,8 +640,9 @@ export class CasNetwork {
     if (peer !== undefined) void this.libp2p.hangUp(peer).catch(() => undefined);
   }
 
-  private ban(peerId: string): void {
-    this.banned.set(peerId, Date.now() + BAN_MS);
+  private ban(peerId: string, ms = BAN_MS): void {
+    const until = Date.now() + ms;
+    if ((this.banned.get(peerId) ?? 0) < until) this.banned.set(peerId, until);
   }
 
   private isBanned(peerId: string): boolean {
