@@ -138,7 +138,14 @@ defineProperty(ArrayProto, "flat", { value: function flat_(depth) {
 }, writable: true, configurable: true });
 const anything = () => undefined;
 for (const name of ["from", "of"]) wrap(Array, name, anything, (self, args) => len(args[0]) + args.length);
-for (const name of ["keys", "values", "entries", "assign", "getOwnPropertyNames", "freeze"]) wrap(O, name, anything, (self, args) => len(args[0]) + propCount(args[0]));
+// What these return is charged by its length; assign and freeze walk own keys and return an object.
+for (const name of ["keys", "values", "entries", "getOwnPropertyNames"]) wrap(O, name, anything, (self, args) => len(args[0]));
+wrap(O, "assign", anything, (self, args) => {
+  let n = 0;
+  for (let i = 1; i < args.length; i++) n += ownCount(args[i]);
+  return n;
+});
+wrap(O, "freeze", anything, (self, args) => ownCount(args[0]));
 wrap(String, "fromCharCode", anything, (self, args) => args.length);
 wrap(String, "fromCodePoint", anything, (self, args) => args.length);
 // Spreading, object spread, for-in and the collection constructors walk a
@@ -154,6 +161,9 @@ function spreadOf(x) {
   for (const v of x) out[out.length] = v;
   meter(out.length);
   return out;
+}
+function ownCount(o) {
+  return typeof o === "string" ? o.length : o !== null && (typeof o === "object" || typeof o === "function") ? keys(o).length : 0;
 }
 function propCount(o) {
   let n = 0;

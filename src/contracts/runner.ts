@@ -322,8 +322,6 @@ export class ContractRunner {
       error = errorOf(e);
       returnValue = "";
       if (refund !== undefined) tx.refund(refund.to, refund.currency, refund.amount);
-    } finally {
-      vm.dispose();
     }
     return tx.finish({ ...head, status, gasUsed: vm.gasUsed.toString(), returnValue, error });
   }

@@ -401,7 +401,7 @@ export class ContractEngine {
   }
 }
 
-/** One transaction's run: its gas meter and its frames. */
+/** One transaction's run: its gas meter and its frames. Nothing to free after it: the next transaction's image overwrites what it left. */
 export class ContractVm implements Meter {
   private gas = 0n;
   private fatal_: ContractErrorCode | undefined;
@@ -598,7 +598,4 @@ export class ContractVm implements Meter {
     if (kind === "H") throw fail(code as ContractErrorCode, message);
     throw fail(ContractErrorCode.THREW, code === "" ? message : `${code}: ${message}`);
   }
-
-  /** Nothing to free: the next transaction's image overwrites what this one left. */
-  dispose(): void {}
 }

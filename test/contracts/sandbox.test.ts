@@ -749,6 +749,7 @@ export function spreads() { const a = new Array(200000).fill(1); let n = 0; for 
 export function spreadCall() { const a = new Array(60000).fill(1); let n = 0; for (let i = 0; i < 1000; i++) n += Math.max(...a); return n; }
 export function collections() { const a = new Array(50000).fill(1).map((v, i) => [i, i]); let n = 0; for (let i = 0; i < 1000; i++) n += new Map(a).size; return n; }
 export function objectSpread() { const o = {}; for (let i = 0; i < 50000; i++) o["k" + i] = i; let n = 0; for (let i = 0; i < 1000; i++) n += Object.keys({ ...o }).length; return n; }
+export function assignBig() { const o = {}; for (let i = 0; i < 50000; i++) o["k" + i] = i; let n = 0; for (let i = 0; i < 1000; i++) n += Object.assign({}, o).k1; return n; }
 export function forIn() { const o = {}; for (let i = 0; i < 50000; i++) o["k" + i] = i; const child = Object.create(o); let n = 0; for (let i = 0; i < 5000; i++) { for (const k in child) { n++; break; } } return n; }
 export function smallOnes() { const m = new Map([[1, 2]]); const s = new Set("abc"); const o = { ...{ a: 1 }, b: 2 }; let keys = ""; for (const k in o) keys += k; return [m.get(1), s.size, [...s].join(""), keys, Math.max(...[1, 5, 3]), m instanceof Map, Object.fromEntries(m)[1]]; }
 export function boundChain(n) { let f = () => 1; for (let i = 0; i < n; i++) f = f.bind(null); return f(); }
@@ -781,7 +782,7 @@ export function stringifyShallow() { let o = []; for (let i = 0; i < 62; i++) o 
     const r = await c.b.run({ call: k, fn, by: c.alice, gas: 5_000_000n });
     failed(t, r, "CONTRACT_OUT_OF_GAS", `${fn}: building a thousand MiB-sized strings costs their length`);
   }
-  for (const fn of ["spreads", "spreadCall", "collections", "objectSpread", "forIn"]) {
+  for (const fn of ["spreads", "spreadCall", "collections", "objectSpread", "assignBig", "forIn"]) {
     failed(t, await c.b.run({ call: k, fn, by: c.alice, gas: 5_000_000n }), "CONTRACT_OUT_OF_GAS", `${fn}: walking a large value a thousand times in C costs its size each time`);
   }
   t.same(ok(t, await c.b.run({ call: k, fn: "smallOnes", by: c.alice }), "smallOnes"), [2, 3, "abc", "ab", 5, true, 2], "spreads, for-in and collections behave as in JavaScript");
