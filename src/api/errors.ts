@@ -48,6 +48,8 @@ const BY_CODE: Readonly<Record<string, number>> = {
   EVIDENCE_INVALID: 422,
   // Another staking transaction for the same key is pooled: it may be accepted once that one is committed.
   MEMPOOL_STAKE_PENDING: 409,
+  // Another transaction closing, disputing or settling the same channel is pooled.
+  MEMPOOL_CHANNEL_PENDING: 409,
   // Contracts (src/contracts/errors.ts). A missing contract is a missing subject;
   // a payload or argument list that does not decode or breaks a size limit is
   // malformed input, like a codec error; an address already taken is a

@@ -3,6 +3,9 @@
 //   GET  /tx/:id                  a transaction, pending or committed
 //   GET  /block/:heightOrHash     a block
 //   GET  /address/:address        balances, stake and unspent outputs (?publicKey=hex: the staking record too)
+//   GET  /account/:address        any address with its special account's state: declaration, lock, revealed secret, channel
+//   GET  /secret/:hash            the preimage of a SHA-256 hash a committed hash-lock or HTLC spend revealed
+//   POST /declaration             a declaration's address and binary form, from its JSON form
 //   GET  /proof/tx/:id            inclusion proof of a committed transaction
 //   GET  /proof/balance/:address  balance proof (?currency=hex) at the tip
 //   GET  /status                  chain, tip, ledger header, mempool, network (peer id, peers, syncing)
@@ -27,7 +30,9 @@ import { defaultHasher } from "../crypto/hash.js";
 import { blockHash, type Block } from "../primitives/block.js";
 import { CAS, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
 import { stateKey } from "../ledger/stateTree.js";
-import { MAX_TX_GAS } from "../ledger/txRules.js";
+import { MAX_TX_GAS, type Coin } from "../ledger/txRules.js";
+import { ChannelStatus } from "../ledger/channels.js";
+import { TYPE_NAMES, declarationAddress, declarationFromJSON, declarationToJSON, isSpecialType, toDeclaration } from "../primitives/special.js";
 import { ContractErrorCode } from "../contracts/errors.js";
 import { MAX_ARGS_BYTES } from "../contracts/params.js";
 import { checkArgsText, displayValue } from "../contracts/values.js";
@@ -128,6 +133,18 @@ function blockToJSON(b: Block, addresses: AddressText): Record<string, unknown> 
   };
 }
 
+/** An unspent output as /address and /account list it. */
+function unspentJSON(u: { outpoint: Uint8Array; coin: Coin }): Record<string, unknown> {
+  return {
+    txId: toHex(u.outpoint.subarray(0, 32)), index: new DataView(u.outpoint.buffer, u.outpoint.byteOffset + 32, 4).getUint32(0, true),
+    currency: toHex(u.coin.output.currency), amount: u.coin.output.amount.toString(), height: u.coin.height.toString(),
+  };
+}
+
+const ADDRESS_TYPE_NAMES: Readonly<Record<AddressType, string>> = {
+  [AddressType.Key]: "key", [AddressType.Contract]: "contract", ...TYPE_NAMES,
+};
+
 /** Builds the API of `node` (not yet listening). */
 export function buildApi(node: ApiBackend): FastifyInstance {
   const network = node.genesis.network;
@@ -204,11 +221,65 @@ export function buildApi(node: ApiBackend): FastifyInstance {
       height: node.ledger.tip.height.toString(),
       balances: Object.fromEntries([...balances].filter(([c]) => !STAKE_CURRENCIES.has(c)).map(([c, v]) => [c, v.toString()])),
       stake,
-      unspent: unspent.map((u) => ({
-        txId: toHex(u.outpoint.subarray(0, 32)), index: new DataView(u.outpoint.buffer, u.outpoint.byteOffset + 32, 4).getUint32(0, true),
-        currency: toHex(u.coin.output.currency), amount: u.coin.output.amount.toString(), height: u.coin.height.toString(),
-      })),
+      unspent: unspent.map(unspentJSON),
     };
+  });
+
+  // GET /account/:address: the state of any account. `type` names the
+  // address type; a special account adds `declared` and its `declaration`
+  // (JSON form, null until published); a time lock or HTLC adds `lock`
+  // {lockTime, open: which path a block at the tip's time could take:
+  // "owner"/"locked" for a time lock, "receiver"/"sender" for an HTLC}; a
+  // hash lock or HTLC adds `secret` (the first preimage a committed spend
+  // revealed, or null); a channel adds `channel` {status: "open" | "closing"
+  // | "settled", and for the last two seq, balanceA, balanceB, deadline}.
+  app.get<{ Params: { address: string } }>("/account/:address", async (req) => {
+    const address = decodeAddress(req.params.address, network, "address");
+    const time = node.ledger.tip.header.timestamp;
+    const balances = await node.ledger.balances(address);
+    const unspent = await node.ledger.unspentOf(address);
+    const info: Record<string, unknown> = {
+      address: encodeAddress(address, network),
+      type: ADDRESS_TYPE_NAMES[address.type],
+      height: node.ledger.tip.height.toString(),
+      time: time.toString(),
+      balances: Object.fromEntries([...balances].filter(([c]) => !STAKE_CURRENCIES.has(c)).map(([c, v]) => [c, v.toString()])),
+      unspent: unspent.map(unspentJSON),
+    };
+    if (!isSpecialType(address.type)) return { ...info, declared: false, declaration: null };
+    const d = node.ledger.declaration(address);
+    info.declared = d !== undefined;
+    info.declaration = d === undefined ? null : declarationToJSON(d, addresses);
+    if (d?.type === AddressType.Timelock) info.lock = { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "owner" : "locked" };
+    if (d?.type === AddressType.Htlc) info.lock = { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "sender" : "receiver" };
+    if (d?.type === AddressType.Hashlock || d?.type === AddressType.Htlc) {
+      const [first] = await node.ledger.secrets(d.hash);
+      info.secret = first === undefined ? null : { preimage: toHex(first.preimage), txId: toHex(first.txId), height: first.height.toString() };
+    }
+    if (address.type === AddressType.Channel) {
+      const r = node.ledger.channel(address);
+      info.channel = r === undefined ? { status: "open" } : {
+        status: r.status === ChannelStatus.Closing ? "closing" : "settled",
+        seq: r.seq.toString(), balanceA: r.balanceA.toString(), balanceB: r.balanceB.toString(), deadline: r.deadline.toString(),
+      };
+    }
+    return info;
+  });
+
+  app.get<{ Params: { hash: string } }>("/secret/:hash", async (req) => {
+    const hash = hash32(req.params.hash, "hash");
+    const [first] = await node.ledger.secrets(hash);
+    if (first === undefined) throw notFound("hash", `a revealed preimage of ${toHex(hash)}`);
+    return { hash: toHex(hash), preimage: toHex(first.preimage), txId: toHex(first.txId), height: first.height.toString() };
+  });
+
+  // POST /declaration: the JSON form of a declaration (special.ts
+  // DeclarationJSON) → its address, type, binary body (hex) and the JSON
+  // form normalized (a multisig's signers sorted).
+  app.post("/declaration", async (req) => {
+    const d = declarationFromJSON(req.body, addresses, "body");
+    const raw = toDeclaration(d);
+    return { address: encodeAddress(declarationAddress(raw), network), type: raw.type, body: toHex(raw.body), declaration: declarationToJSON(d, addresses) };
   });
 
   app.get<{ Params: { id: string } }>("/proof/tx/:id", async (req) => {

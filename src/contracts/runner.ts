@@ -31,7 +31,7 @@ import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT, Reader, Writer } from "../primitives/codec.js";
 import { contractAddress, decodeCallPayload, decodeDeployPayload, type CallPayload, type DeployPayload } from "../primitives/contract.js";
 import { TxKind, type Transaction, type TxOutput } from "../primitives/transaction.js";
-import { stateKey } from "../ledger/stateTree.js";
+import { digest128, stateKey } from "../ledger/stateTree.js";
 import { CONTRACT_PREFIX, contractKey, contractStorageKey, prefixRange, receiptKey } from "../ledger/layout.js";
 import type { BatchOp, Store } from "../ledger/store.js";
 import { ContractErrorCode } from "./errors.js";
@@ -59,12 +59,6 @@ export function storageSlot(key: Uint8Array): Uint8Array {
   return defaultHasher().sha256(m);
 }
 
-/** The leaf value of a 32-byte hash: its first 16 bytes, big-endian; 1 if that is 0. */
-export function digest128(hash: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(hash[i]!);
-  return v === 0n ? 1n : v;
-}
 
 /** An event of a call. */
 export interface ContractEvent {

@@ -161,3 +161,27 @@ export const CONTRACT_PREFIX = {
 export const contractKey = (address: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.contract, address);
 export const contractStorageKey = (address: Uint8Array, storageKey: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.storage, address, storageKey);
 export const receiptKey = (id: Uint8Array): Uint8Array => key(CONTRACT_PREFIX.receipt, id);
+
+// -------------------------------------------------------- special accounts
+// Special accounts (src/primitives/special.ts), written in the block's own
+// batch; the block's undo data holds the values they replace.
+//
+// | prefix | key                          | value                                                   |
+// | ------ | ---------------------------- | ------------------------------------------------------- |
+// | 0x16   | address 21                   | the published declaration: type u8 ‖ body              |
+// | 0x17   | channel address 21           | the channel's record (ledger/channels.ts)              |
+// | 0x18   | hash 32 ‖ tx id 32           | height u64 BE ‖ the preimage that transaction revealed |
+//
+// The state tree commits to each published declaration and channel record
+// as leaves of the account's address (ledger.ts DECLARED_SLOT, CHANNEL_SLOT).
+// Revealed preimages are an index for the API, not state.
+
+export const SPECIAL_PREFIX = {
+  declaration: 0x16,
+  channel: 0x17,
+  secret: 0x18,
+} as const;
+
+export const declarationKey = (address: Uint8Array): Uint8Array => key(SPECIAL_PREFIX.declaration, address);
+export const channelKey = (address: Uint8Array): Uint8Array => key(SPECIAL_PREFIX.channel, address);
+export const secretKey = (hash: Uint8Array, id: Uint8Array): Uint8Array => key(SPECIAL_PREFIX.secret, hash, id);

@@ -50,6 +50,9 @@ import { StateTree, stateKey } from "./stateTree.js";
 import { LedgerErrorCode } from "./errors.js";
 import { BlockErrorCode, TxErrorCode } from "./txErrors.js";
 import { badSignature, gasOf, MAX_BLOCK_TX_GAS, stakeOpOf, validateTxInputs, validateTxStructure, type Coin, type CoinView } from "./txRules.js";
+import { SpecialState, type SpecialEffects } from "./specialState.js";
+import { applyChannelOp, channelOf, channelOpOf, type ChannelRecord } from "./channels.js";
+import type { SpecialDeclaration } from "../primitives/special.js";
 import { AddressType } from "../crypto/address.js";
 import type { BatchOp, Store } from "./store.js";
 import {
@@ -258,6 +261,7 @@ interface Prepared {
   readonly dpos: DposTransition;
   readonly settle: { apply(): void } | undefined;
   readonly contracts: ContractRun | undefined;
+  readonly special: SpecialEffects;
 }
 
 export class Ledger implements CoinView {
@@ -267,6 +271,8 @@ export class Ledger implements CoinView {
   private readonly byAddress = new Map<string, Set<string>>();
   private readonly unspent: OutpointSet;
   private readonly tree: StateTree;
+  /** Published declarations and closed channels. */
+  private readonly special = new SpecialState();
   private tip_: Tip;
   private dpos_: DposState;
   private witness: WitnessSettler | undefined;
@@ -386,6 +392,32 @@ export class Ledger implements CoinView {
     return this.coins.get(outpointId(outpoint));
   }
 
+  /** The published declaration of a special address. */
+  declaration(address: Address): SpecialDeclaration | undefined {
+    return this.special.declaration(address);
+  }
+
+  /** The record of a channel closed on chain at the tip. */
+  channel(address: Address): ChannelRecord | undefined {
+    return this.special.channel(address);
+  }
+
+  /** The preimages committed spends of hash locks and HTLCs revealed for `hash`. */
+  async secrets(hash: Uint8Array): Promise<{ txId: Uint8Array; height: bigint; preimage: Uint8Array }[]> {
+    return SpecialState.secrets(this.store, hash);
+  }
+
+  /**
+   * Checks a channel transaction's operation against the channel's record at
+   * the tip at time `time` (the mempool's check; a block applies them in order).
+   */
+  checkChannelOp(tx: Transaction, time: bigint): void {
+    const op = channelOpOf(tx);
+    if (op === undefined) return;
+    // Only the verdict matters here, not the deadline a close would set: no settle delay needed.
+    applyChannelOp(this.special.channel(channelOf(op)), op, time, 0n);
+  }
+
   /** Checks a staking transaction's operation against the staking state at the tip (the mempool's check); returns the signatures it relies on. */
   checkStakeOp(op: StakeOp): PendingSignature[] {
     return this.dpos_.checkOp(op, this.params.chainId);
@@ -431,6 +463,8 @@ export class Ledger implements CoinView {
       balances.push([stateKey(k.subarray(1, 22), k.subarray(22, 54)), decodeAmount(v)]);
     }
     if (this.contracts !== undefined) balances.push(...this.contracts.leaves());
+    await this.special.load(this.store);
+    balances.push(...this.special.leaves());
     this.tree.update(balances);
     if (!equalBytes(this.tree.root, this.tip_.header.stateRoot)) {
       throw corrupt(`the balances give state root ${toHex(this.tree.root)}, the tip says ${toHex(this.tip_.header.stateRoot)}`);
@@ -460,7 +494,7 @@ export class Ledger implements CoinView {
    */
   private effects(
     block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[],
-    stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [], contracts?: ContractRun,
+    stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [], contracts?: ContractRun, special?: SpecialEffects,
   ): BlockEffects {
     const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
     const created: { key: Uint8Array; coin: Coin }[] = [];
@@ -484,7 +518,7 @@ export class Ledger implements CoinView {
         deltas.push([output.address, output.currency, output.amount]);
       });
     });
-    return { ids, spent, created, balances: this.balanceChanges(deltas), leaves: contracts?.leaves ?? [] };
+    return { ids, spent, created, balances: this.balanceChanges(deltas), leaves: [...(contracts?.leaves ?? []), ...(special?.leaves ?? [])] };
   }
 
   /** Net balance changes per (address, currency), with the tree's values before and after. */
@@ -558,7 +592,8 @@ export class Ledger implements CoinView {
     const ids = txs.map(txId);
     const timestamp = draft.timestamp > tip.header.timestamp ? draft.timestamp : tip.header.timestamp + 1n;
     const contracts = this.runContracts(txs, ids, height, timestamp, "draft");
-    const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas, contracts);
+    const special = this.special.effects(txs, ids, height, timestamp, (t) => txs[t]!.inputs.map((i) => this.coins.get(outpointId(i.prevout))), "draft");
+    const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas, contracts, special);
     const stateRoot = this.applyBalances(effects, "after");
     this.applyBalances(effects, "before");
     return {
@@ -698,7 +733,7 @@ export class Ledger implements CoinView {
     // The parent's certificate (in the header); the block's own is checked by connectBlock.
     const pending: PendingSignature[] = [];
     // The error each signature's failure is reported with: a certificate's is the block's fault.
-    const failCodes: (BlockErrorCode | undefined)[] = [];
+    const failCodes: (BlockErrorCode | TxErrorCode | undefined)[] = [];
     const certificate = (c: Commit, height: bigint, hash: Uint8Array, name: string): void => {
       for (const p of this.certificateSignatures(c, height, hash, `${field}.${name}`)) {
         pending.push(p);
@@ -736,6 +771,7 @@ export class Ledger implements CoinView {
     }
 
     let k = 0;
+    const coinsOf: (Coin | undefined)[][] = [[]];
     block.txs.forEach((tx, i) => {
       if (i === 0) return;
       const coins = inputIds[i]!.map((id) => {
@@ -744,9 +780,11 @@ export class Ledger implements CoinView {
         k++;
         return coin;
       });
+      coinsOf.push(coins);
       const message = signingMessage(ids[i]!);
       for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins, ops[i]).entries()) {
-        pending.push({ message, publicKey: s.publicKey, signature: s.signature, field: `${field}.txs[${i}].signatures[${j}]` });
+        pending.push({ message: s.message ?? message, publicKey: s.publicKey, signature: s.signature, field: s.field ?? `${field}.txs[${i}].signatures[${j}]` });
+        failCodes.push(s.code);
       }
     });
     const verdicts = await verify(pending);
@@ -764,19 +802,20 @@ export class Ledger implements CoinView {
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
     // From here to the tree update nothing awaits: the balances' "before" values are the tree's.
     this.unstage();
+    const special = this.special.effects(block.txs, ids, h.height, h.timestamp, (t) => coinsOf[t]!, field);
     const contracts = this.runContracts(block.txs, ids, h.height, h.timestamp, field);
-    const effects = this.effects(block, ids, h.height, spent, dpos.deltas, contracts);
+    const effects = this.effects(block, ids, h.height, spent, dpos.deltas, contracts, special);
     for (const b of effects.balances.values()) {
       if (isStakeCurrency(b.currency) || b.address.type === AddressType.Contract) {
         undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
       }
     }
-    undo.push(...(contracts?.undo ?? []));
-    effects.aux = { ops: [...dpos.ops, ...witnessOps, ...(contracts?.ops ?? [])], undo };
+    undo.push(...(contracts?.undo ?? []), ...special.undo);
+    effects.aux = { ops: [...dpos.ops, ...witnessOps, ...(contracts?.ops ?? []), ...special.ops], undo };
     this.checkRoots(block, effects);
     const lh = ledgerHeaderOf(h, hash, tip.ledgerHash);
     const prepared: Prepared = {
-      parent: tip, block, hash, effects, dpos, settle, contracts,
+      parent: tip, block, hash, effects, dpos, settle, contracts, special,
       tip: { height: h.height, hash, header: h, ledgerHeader: lh, ledgerHash: ledgerHash(lh) },
     };
     this.staged = prepared;
@@ -827,6 +866,7 @@ export class Ledger implements CoinView {
       this.dpos_ = prepared.dpos.state;
       prepared.settle?.apply();
       prepared.contracts?.apply();
+      prepared.special.apply();
     }
     return tip;
   }
@@ -856,7 +896,7 @@ export class Ledger implements CoinView {
     ]);
     const leaves: { key: Uint8Array; before: bigint; after: bigint }[] = [];
     for (const op of aux) {
-      const leaf = this.contracts?.leafOf(op);
+      const leaf = this.contracts?.leafOf(op) ?? this.special.leafOf(op);
       if (leaf !== undefined) leaves.push({ key: leaf[0], before: this.tree.get(leaf[0]) ?? 0n, after: leaf[1] });
       if (op.key[0] !== PREFIX.balance || op.key.length !== 54) continue;
       const address = addressFromBytes(op.key.subarray(1, 22));
@@ -903,6 +943,7 @@ export class Ledger implements CoinView {
     this.dpos_ = await loadDpos(this.store, this.params.consensus);
     await this.witness?.reloadPaid();
     await this.contracts?.reload();
+    await this.special.load(this.store);
     return prevTip;
   }
 

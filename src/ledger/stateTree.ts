@@ -237,6 +237,13 @@ export function stateKey(address: Uint8Array, currency: Uint8Array, hasher: Hash
   return hasher.sha256(msg);
 }
 
+/** The leaf value of a 32-byte hash (a record committed by its digest): its first 16 bytes, big-endian; 1 if that is 0. */
+export function digest128(hash: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(hash[i]!);
+  return v === 0n ? 1n : v;
+}
+
 // --- The tree ---------------------------------------------------------------
 
 // Node storage. Walking and rehashing a tree of a million leaves is bound by

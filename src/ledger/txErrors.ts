@@ -30,10 +30,40 @@ export enum TxErrorCode {
   DUPLICATE = "TX_DUPLICATE",
   /** The fee is below the node's minimum fee rate. */
   FEE_TOO_LOW = "TX_FEE_TOO_LOW",
-  /** The input is owned by a special account, which the ledger cannot unlock yet. */
+  /** The input is owned by an account no input can unlock (a contract's funds are an account, not coins). */
   UNSUPPORTED_OWNER = "TX_UNSUPPORTED_OWNER",
   /** A deploy's or call's fee does not pay its gas limit at the gas price. */
   GAS_FEE = "TX_GAS_FEE",
+  /** Two signatures by one key. */
+  DUPLICATE_SIGNER = "TX_DUPLICATE_SIGNER",
+  /** An input at a special address whose declaration is neither published nor carried by the transaction. */
+  UNDECLARED = "TX_UNDECLARED_ACCOUNT",
+  /** A multisig input has fewer valid signatures of distinct listed signers than its threshold. */
+  MULTISIG_TOO_FEW = "TX_MULTISIG_TOO_FEW",
+  /** A signature by a key that is on no spent multisig account's list and owns no input. */
+  MULTISIG_NOT_SIGNER = "TX_MULTISIG_NOT_SIGNER",
+  /** A hash lock or HTLC input's preimage does not hash to the declared hash. */
+  WRONG_PREIMAGE = "TX_WRONG_PREIMAGE",
+  /** A time-locked input spent by a block before its lock time. */
+  TIMELOCK_EARLY = "TX_TIMELOCK_EARLY",
+  /** An HTLC claimed with the preimage at or after its lock time (only the sender's refund remains). */
+  HTLC_EXPIRED = "TX_HTLC_EXPIRED",
+  /** An HTLC refunded before its lock time. */
+  HTLC_REFUND_EARLY = "TX_HTLC_REFUND_EARLY",
+  /** A channel state's signature does not verify against the declared party's key. */
+  CHANNEL_BAD_SIGNATURE = "TX_CHANNEL_BAD_SIGNATURE",
+  /** A dispute presents a state whose sequence number is not above the one recorded. */
+  CHANNEL_STALE_STATE = "TX_CHANNEL_STALE_STATE",
+  /** A channel state or payout does not match the channel (other channel, balances not the closed amount, wrong payouts). */
+  CHANNEL_BAD_STATE = "TX_CHANNEL_BAD_STATE",
+  /** A close of a channel that is already closing or settled. */
+  CHANNEL_CLOSING = "TX_CHANNEL_CLOSING",
+  /** A dispute or settlement of a channel that is not closing. */
+  CHANNEL_NOT_CLOSING = "TX_CHANNEL_NOT_CLOSING",
+  /** A dispute at or after the end of the dispute period. */
+  CHANNEL_DISPUTE_OVER = "TX_CHANNEL_DISPUTE_OVER",
+  /** A settlement before the end of the dispute period. */
+  CHANNEL_SETTLE_EARLY = "TX_CHANNEL_SETTLE_EARLY",
 }
 
 export enum BlockErrorCode {

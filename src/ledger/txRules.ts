@@ -4,15 +4,21 @@
 // batched in the worker pool and cached), which gets the list to verify.
 
 import { CasError } from "../errors.js";
-import { keyAddress, AddressType } from "../crypto/address.js";
-import { bytesKey, toHex } from "../crypto/bytes.js";
+import { addressBytes, keyAddress, AddressType, type Address } from "../crypto/address.js";
+import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
+import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
 import { outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
 import { decodeStakePayload, decodeVotePayload } from "../primitives/stake.js";
 import { decodeEvidence } from "../primitives/consensus.js";
 import { decodeCallPayload, decodeDeployPayload, MAX_FUNCTION_NAME, type CallPayload, type DeployPayload } from "../primitives/contract.js";
+import {
+  CHANNEL_CLOSE, CHANNEL_COOPERATIVE, HTLC_CLAIM, HTLC_REFUND, MAX_PREIMAGE, channelStateMessage, declarationAddress, decodeDeclaration, isSpecialType,
+  type ChannelDeclaration, type SignedChannelState, type SpecialDeclaration,
+} from "../primitives/special.js";
 import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "./txErrors.js";
+import { applyChannelOp, channelOpOf, type ChannelOp, type ChannelRecord } from "./channels.js";
 
 /** An unspent output and the height of the block that created it. */
 export interface Coin {
@@ -20,15 +26,24 @@ export interface Coin {
   readonly height: bigint;
 }
 
-/** Where validation finds the coins a transaction spends. */
+/** Where validation finds the coins a transaction spends, and the special accounts' published state. */
 export interface CoinView {
   coin(outpoint: OutPoint): Coin | undefined;
+  /** The published declaration of a special address (none: nothing published). */
+  declaration?(address: Address): SpecialDeclaration | undefined;
+  /** The record of a channel closed on chain (none: open, or never funded). */
+  channel?(address: Address): ChannelRecord | undefined;
 }
 
-/** A signature to verify: the transaction's signing message, the key, the signature. */
+/** A signature to verify: the key, the signature, and what it signs (the transaction's signing message unless given). */
 export interface SignatureCheck {
   readonly publicKey: Uint8Array;
   readonly signature: Uint8Array;
+  /** A channel state's message; undefined: the transaction's. */
+  readonly message?: Uint8Array;
+  /** The error a failure is (a channel state's); undefined: TX_SIGNATURE_INVALID. */
+  readonly code?: TxErrorCode;
+  readonly field?: string;
 }
 
 const PEER = { verdict: "reject", score: 20 } as const;
@@ -162,7 +177,8 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
   tx.outputs.forEach((o, i) => {
     if (o.address.type === AddressType.Contract) throw fail(TxErrorCode.STRUCTURE, `${field}.outputs[${i}].address`, "a contract's funds are an account: attach coins to a call instead of paying its address");
   });
-  if (tx.declarations.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.declarations`, "special-account declarations are not supported yet");
+  channelOpOf(tx, field);
+  declarationsOf(tx, field);
   const seen = new Set<string>();
   tx.inputs.forEach((input, i) => {
     const k = inputIds?.[i] ?? outpointId(input.prevout);
@@ -172,38 +188,161 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
   const keys = new Set<string>();
   tx.signatures.forEach((s, i) => {
     const k = bytesKey(s.publicKey);
-    if (keys.has(k)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "a second signature by the same key");
+    if (keys.has(k)) throw fail(TxErrorCode.DUPLICATE_SIGNER, `${field}.signatures[${i}]`, "a second signature by the same key");
     keys.add(k);
   });
   outputSums(tx, field);
   return op;
 }
 
+/** The declarations a transaction carries, decoded, by address key (bytesKey of the 21-byte address); at most one per address. */
+const carried = new WeakMap<Transaction, Map<string, SpecialDeclaration>>();
+
+export function declarationsOf(tx: Transaction, field = "tx"): Map<string, SpecialDeclaration> {
+  let m = carried.get(tx);
+  if (m !== undefined) return m;
+  m = new Map();
+  for (const [i, raw] of tx.declarations.entries()) {
+    const f = `${field}.declarations[${i}]`;
+    if (!isSpecialType(raw.type)) throw fail(TxErrorCode.STRUCTURE, `${f}.type`, `type ${raw.type} is not a special account type (multisig 1, hashlock 2, timelock 3, htlc 4, channel 6)`);
+    const d = decodeDeclaration(raw, f);
+    const k = bytesKey(addressBytes(declarationAddress(raw)));
+    if (m.has(k)) throw fail(TxErrorCode.STRUCTURE, f, "declares an account an earlier declaration declares");
+    m.set(k, d);
+  }
+  carried.set(tx, m);
+  return m;
+}
+
+/** The declaration of special address `address`: carried by `tx`, else published. */
+function declarationFor(tx: Transaction, address: Address, view: CoinView, field: string): SpecialDeclaration {
+  const d = declarationsOf(tx).get(bytesKey(addressBytes(address))) ?? view.declaration?.(address);
+  if (d === undefined) throw fail(TxErrorCode.UNDECLARED, field, "the coin's address has no published declaration and the transaction carries none");
+  return d;
+}
+
+const sha256 = (b: Uint8Array): Uint8Array => defaultHasher().sha256(b);
+
+/** What the special inputs of a transaction ask of its signatures. */
+interface Signers {
+  /** Key-address hashes that must sign. */
+  readonly owned: Set<string>;
+  /** Multisig accounts spent: listed signers may sign, and at least `threshold` of them must. */
+  readonly multisig: { readonly signers: ReadonlySet<string>; readonly threshold: number; readonly field: string }[];
+}
+
+/**
+ * Checks one input at a special address against its declaration at block
+ * time `time`, adding who must sign to `signers`; returns the CAS it closes
+ * into a channel (a channel-close's inputs at its channel), else 0.
+ */
+function checkSpecialInput(
+  d: SpecialDeclaration, unlock: Uint8Array, coin: Coin, time: bigint, signers: Signers, channel: ChannelOp | undefined, field: string,
+): bigint {
+  const f = `${field}.unlock`;
+  const none = (): void => {
+    if (unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, f, "this account's inputs carry no unlock data");
+  };
+  const preimage = (p: Uint8Array, hash: Uint8Array): void => {
+    if (p.length < 1 || p.length > MAX_PREIMAGE) throw fail(TxErrorCode.STRUCTURE, f, `expected a preimage of 1..${MAX_PREIMAGE} bytes, got ${p.length}`);
+    if (!equalBytes(sha256(p), hash)) throw fail(TxErrorCode.WRONG_PREIMAGE, f, `SHA-256 of the preimage is ${toHex(sha256(p))}, the account's hash is ${toHex(hash)}`);
+  };
+  switch (d.type) {
+    case AddressType.Multisig: {
+      none();
+      const k = bytesKey(addressBytes(coin.output.address));
+      if (!signers.multisig.some((m) => m.field === k)) signers.multisig.push({ signers: new Set(d.signers.map(bytesKey)), threshold: d.threshold, field: k });
+      return 0n;
+    }
+    case AddressType.Hashlock:
+      preimage(unlock, d.hash);
+      return 0n;
+    case AddressType.Timelock:
+      none();
+      if (time < d.lockTime) throw fail(TxErrorCode.TIMELOCK_EARLY, field, `locked until ${d.lockTime}, block time ${time}`);
+      signers.owned.add(bytesKey(d.owner));
+      return 0n;
+    case AddressType.Htlc: {
+      const tag = unlock[0];
+      if (tag === HTLC_CLAIM) {
+        preimage(unlock.subarray(1), d.hash);
+        if (time >= d.lockTime) throw fail(TxErrorCode.HTLC_EXPIRED, field, `the claim period ended at ${d.lockTime}, block time ${time}; only the sender's refund remains`);
+        signers.owned.add(bytesKey(d.receiver));
+      } else if (tag === HTLC_REFUND && unlock.length === 1) {
+        if (time < d.lockTime) throw fail(TxErrorCode.HTLC_REFUND_EARLY, field, `refundable from ${d.lockTime}, block time ${time}`);
+        signers.owned.add(bytesKey(d.sender));
+      } else {
+        throw fail(TxErrorCode.STRUCTURE, f, "expected 00 ‖ preimage (claim) or 01 (refund)");
+      }
+      return 0n;
+    }
+    case AddressType.Channel: {
+      if (unlock.length === 1 && unlock[0] === CHANNEL_COOPERATIVE) {
+        signers.owned.add(ownerOf(d.partyA));
+        signers.owned.add(ownerOf(d.partyB));
+        return 0n;
+      }
+      if (unlock.length !== 1 || unlock[0] !== CHANNEL_CLOSE) throw fail(TxErrorCode.STRUCTURE, f, "expected 00 (cooperative) or 01 (close)");
+      if (channel?.kind !== "close") throw fail(TxErrorCode.STRUCTURE, f, "only a channel-close transaction closes a channel's coins");
+      if (!equalBytes(addressBytes(channel.state.channel), addressBytes(coin.output.address))) {
+        throw fail(TxErrorCode.CHANNEL_BAD_STATE, field, "the coin is another channel's than the state's");
+      }
+      if (!isCas(coin.output.currency)) throw fail(TxErrorCode.CHANNEL_BAD_STATE, field, "a channel closes CAS only; spend tokens at it cooperatively");
+      return coin.output.amount;
+    }
+  }
+}
+
+const isCas = (c: Uint8Array): boolean => c.every((b) => b === 0);
+
+/** The party signatures a channel state needs (none for the opening state). */
+function stateChecks(chainId: string, d: ChannelDeclaration, s: SignedChannelState, field: string): SignatureCheck[] {
+  if (s.seq === 0n) return [];
+  const message = channelStateMessage(chainId, s);
+  return [
+    { publicKey: d.partyA, signature: s.signatureA!, message, code: TxErrorCode.CHANNEL_BAD_SIGNATURE, field: `${field}.signatureA` },
+    { publicKey: d.partyB, signature: s.signatureB!, message, code: TxErrorCode.CHANNEL_BAD_SIGNATURE, field: `${field}.signatureB` },
+  ];
+}
+
 /**
  * Rules against the ledger at a block time: not expired, every input unspent,
- * every currency balanced (a stake's amount leaves with the fee), every
- * key-owned input signed by its key, a staking payload's key signing too, and
- * no signature by anyone else. Returns the signatures the caller must verify.
+ * every input at a special address unlocked by its declaration (carried or
+ * published) at this time, every currency balanced (a stake's amount and a
+ * channel close's leave with the fee, a settlement's payout comes in), every
+ * key-owned input and every owner a special input names signed for, a
+ * staking payload's key signing too, each spent multisig account signed by
+ * at least its threshold of listed signers, and no signature by anyone else.
+ * Returns the signatures the caller must verify (with a channel state's).
  * A caller that has looked up the inputs' coins already passes them in order;
  * one that decoded the staking operation (validateTxStructure) passes it.
+ * The channel record rules that depend on block order are applyChannelOp's.
  */
 export function validateTxInputs(
   tx: Transaction, view: CoinView, blockTime: bigint, field = "tx", coins?: readonly (Coin | undefined)[], op: StakeOp | undefined = stakeOpOf(tx, field),
 ): SignatureCheck[] {
   if (blockTime > tx.expiresAt) throw fail(TxErrorCode.EXPIRED, `${field}.expiresAt`, `expired at ${tx.expiresAt}, block time ${blockTime}`);
   const inSums = new Map<string, bigint>();
-  const owned = new Set<string>();
+  const signers: Signers = { owned: new Set(), multisig: [] };
+  const owned = signers.owned;
+  const channel = channelOpOf(tx, field);
+  let closed = 0n;
   tx.inputs.forEach((input, i) => {
     const coin = coins === undefined ? view.coin(input.prevout) : coins[i];
+    const f = `${field}.inputs[${i}]`;
     if (coin === undefined) {
-      throw fail(TxErrorCode.INPUT_MISSING, `${field}.inputs[${i}]`, `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
+      throw fail(TxErrorCode.INPUT_MISSING, f, `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
     }
-    if (coin.output.address.type !== AddressType.Key) {
-      throw fail(TxErrorCode.UNSUPPORTED_OWNER, `${field}.inputs[${i}]`, `owned by a special account (type ${coin.output.address.type})`);
+    const address = coin.output.address;
+    if (address.type === AddressType.Key) {
+      if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${f}.unlock`, "a key-owned input has no unlock data");
+      owned.add(bytesKey(address.hash));
+    } else if (isSpecialType(address.type)) {
+      closed += checkSpecialInput(declarationFor(tx, address, view, f), input.unlock, coin, blockTime, signers, channel, f);
+    } else {
+      throw fail(TxErrorCode.UNSUPPORTED_OWNER, f, `owned by an account of type ${address.type}, which no input unlocks`);
     }
-    if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${field}.inputs[${i}].unlock`, "a key-owned input has no unlock data");
-    owned.add(bytesKey(coin.output.address.hash));
-    addTo(inSums, coin.output.currency, coin.output.amount, `${field}.inputs[${i}]`);
+    addTo(inSums, coin.output.currency, coin.output.amount, f);
   });
   const outSums = outputSums(tx, field);
   if (op?.kind === "stake") addTo(outSums, new Uint8Array(32), op.amount, `${field}.payload.amount`);
@@ -212,25 +351,79 @@ export function validateTxInputs(
   const contract = contractOpOf(tx, field);
   if (contract?.kind === "call" && contract.payload.amount > 0n) addTo(outSums, contract.payload.currency, contract.payload.amount, `${field}.payload.amount`);
   if (contract !== undefined) owned.add(ownerOf(contract.kind === "deploy" ? contract.payload.deployer : contract.payload.caller));
+  const stateSignatures = channel === undefined ? [] : checkChannelOp(tx, channel, view, blockTime, closed, inSums, outSums, field);
   for (const currency of new Set([...inSums.keys(), ...outSums.keys()])) {
     const a = inSums.get(currency) ?? 0n;
     const b = outSums.get(currency) ?? 0n;
     if (a !== b) {
       const id = toHex(Buffer.from(currency, "latin1"));
-      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs ${a}, outputs${currency === CAS_KEY ? (op?.kind === "stake" ? ", fee and stake" : " and fee") : ""}${contract?.kind === "call" && contract.payload.amount > 0n ? " (with the attached amount)" : ""} ${b}`);
+      const extra = op?.kind === "stake" ? ", fee and stake" : channel?.kind === "close" ? ", fee and the amount closed" : " and fee";
+      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs${channel?.kind === "settle" ? " and the payout" : ""} ${a}, outputs${currency === CAS_KEY ? extra : ""}${contract?.kind === "call" && contract.payload.amount > 0n ? " (with the attached amount)" : ""} ${b}`);
     }
   }
+  const listed = (owner: string): boolean => signers.multisig.some((m) => m.signers.has(owner));
   const signed = new Set<string>();
   const checks: SignatureCheck[] = tx.signatures.map((s, i) => {
     const owner = ownerOf(s.publicKey);
-    if (!owned.has(owner)) throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "signed by a key that owns no input and is not the payload's");
+    if (!owned.has(owner) && !listed(owner)) {
+      if (signers.multisig.length > 0) throw fail(TxErrorCode.MULTISIG_NOT_SIGNER, `${field}.signatures[${i}]`, "signed by a key on no spent multisig account's list that owns no input");
+      throw fail(TxErrorCode.SIGNATURE_UNUSED, `${field}.signatures[${i}]`, "signed by a key that owns no input and is not the payload's");
+    }
     signed.add(owner);
     return { publicKey: s.publicKey, signature: s.signature };
   });
   for (const owner of owned) {
     if (!signed.has(owner)) throw fail(TxErrorCode.SIGNATURE_MISSING, `${field}.signatures`, `no signature by address hash ${toHex(Buffer.from(owner, "latin1"))} (an input's owner or the payload's key)`);
   }
-  return checks;
+  for (const m of signers.multisig) {
+    let n = 0;
+    for (const owner of signed) if (m.signers.has(owner)) n++;
+    if (n < m.threshold) {
+      throw fail(TxErrorCode.MULTISIG_TOO_FEW, `${field}.signatures`, `multisig account ${toHex(Buffer.from(m.field, "latin1"))} needs ${m.threshold} signatures of distinct listed signers, got ${n}`);
+    }
+  }
+  return [...checks, ...stateSignatures];
+}
+
+/**
+ * The channel rules that need only the transaction and the record at the
+ * view: a close's state is for the channel its inputs close, a settlement
+ * pays exactly the recorded balances to the parties first. Adds a close's
+ * amount to the outputs and a settlement's to the inputs; returns the state
+ * signatures to verify.
+ */
+function checkChannelOp(
+  tx: Transaction, op: ChannelOp, view: CoinView, time: bigint, closed: bigint, inSums: Map<string, bigint>, outSums: Map<string, bigint>, field: string,
+): SignatureCheck[] {
+  const address = op.kind === "settle" ? op.channel : op.state.channel;
+  const d = declarationFor(tx, address, view, op.field) as ChannelDeclaration;
+  switch (op.kind) {
+    case "close":
+      if (closed === 0n) throw fail(TxErrorCode.CHANNEL_BAD_STATE, `${field}.inputs`, "a close spends the channel's coins (unlock 01)");
+      if (op.state.balanceA + op.state.balanceB !== closed) {
+        throw fail(TxErrorCode.CHANNEL_BAD_STATE, `${op.field}.balanceA`, `the state's balances sum to ${op.state.balanceA + op.state.balanceB}, the inputs it closes hold ${closed}`);
+      }
+      addTo(outSums, new Uint8Array(32), closed, op.field);
+      return stateChecks(tx.chainId, d, op.state, op.field);
+    case "dispute":
+      return stateChecks(tx.chainId, d, op.state, op.field);
+    case "settle": {
+      // Settling needs the record at the tip (a close and its settlement are never in one block: the delay is at least 1 ms).
+      const r = applyChannelOp(view.channel?.(address), op, time, d.settleDelay);
+      const payouts = [
+        { owner: keyAddress(d.partyA), amount: r.balanceA },
+        { owner: keyAddress(d.partyB), amount: r.balanceB },
+      ].filter((p) => p.amount > 0n);
+      payouts.forEach((p, i) => {
+        const o = tx.outputs[i];
+        if (o === undefined || !equalBytes(addressBytes(o.address), addressBytes(p.owner)) || !isCas(o.currency) || o.amount !== p.amount) {
+          throw fail(TxErrorCode.CHANNEL_BAD_STATE, `${field}.outputs[${i}]`, `a settlement pays ${p.amount} CAS to party ${equalBytes(p.owner.hash, keyAddress(d.partyA).hash) ? "A" : "B"} first (outputs in order A, B; none for a zero balance)`);
+        }
+      });
+      addTo(inSums, new Uint8Array(32), r.balanceA + r.balanceB, op.field);
+      return [];
+    }
+  }
 }
 
 /** The error for a signature that does not verify. */

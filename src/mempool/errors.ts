@@ -5,4 +5,6 @@ export enum MempoolErrorCode {
   FULL = "MEMPOOL_FULL",
   /** Another staking transaction concerning the same key is already pooled. */
   STAKE_PENDING = "MEMPOOL_STAKE_PENDING",
+  /** Another pooled transaction already closes, disputes or settles this channel. */
+  CHANNEL_PENDING = "MEMPOOL_CHANNEL_PENDING",
 }

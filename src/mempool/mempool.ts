@@ -11,12 +11,18 @@
 //    pooled staking transaction concerns the same key: two operations of one
 //    key could each pass alone and fail together (two unstakes of all of it),
 //    and a block must never hold a pair that fails;
+//  - a channel transaction (close, dispute, settle) passes the channel rules
+//    against the channel's record, and no other pooled one concerns the same
+//    channel (two closes could each pass alone and fail together);
 //  - fee rate (fee per encoded byte) at least the minimum;
 //  - signatures verified once, in the worker pool, and remembered, so block
 //    validation does not verify them again;
 //  - a size cap: when full, the lowest fee rate goes first, and a newcomer
 //    that pays no more than the lowest is refused.
 // Order for packing: fee rate, highest first; ties by id (deterministic).
+// A transaction whose validity depends on the block's time (a time lock,
+// an HTLC, a channel's dispute period) is checked again at the block's time
+// when packed, and dropped once that time has closed its window for good.
 
 import { CasError } from "../errors.js";
 import { bytesKey, toHex } from "../crypto/bytes.js";
@@ -27,6 +33,8 @@ import { checkArgsText } from "../contracts/values.js";
 import type { StakeOp } from "../consensus/dposState.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 import type { PendingSignature } from "../ledger/ledger.js";
+import { channelKeyOf, channelOpOf } from "../ledger/channels.js";
+import { AddressType } from "../crypto/address.js";
 import { MempoolErrorCode } from "./errors.js";
 
 export interface MempoolOptions {
@@ -46,7 +54,12 @@ export interface MempoolLedger extends CoinView {
   txLocation(id: Uint8Array): Promise<unknown>;
   /** Throws the error a block would for a staking operation against the current staking state; returns the signatures it relies on (Ledger.checkStakeOp). */
   checkStakeOp(op: StakeOp): PendingSignature[];
+  /** Throws the error a block at `time` would for a channel transaction against the channel's record (Ledger.checkChannelOp). */
+  checkChannelOp(tx: Transaction, time: bigint): void;
 }
+
+/** Codes of a time window not open yet: the transaction may pass at a later block. */
+const NOT_YET: ReadonlySet<string> = new Set([TxErrorCode.TIMELOCK_EARLY, TxErrorCode.HTLC_REFUND_EARLY, TxErrorCode.CHANNEL_SETTLE_EARLY]);
 
 /** The key a staking operation concerns: one pending operation per key. */
 function stakeKeyOf(op: StakeOp): string {
@@ -62,9 +75,11 @@ interface Entry {
   readonly spends: string[];
   /** Keys of its verified signatures (see `signatureKey`). */
   readonly verified: string[];
-  /** Its staking operation, and the key it concerns (stakeKeyOf). */
+  /** Its staking operation, and the key it concerns (stakeKeyOf); or its channel's key (channelKeyOf). */
   readonly op: StakeOp | undefined;
   readonly stakeKey: string | undefined;
+  /** Whether its validity depends on the block's time (time lock, HTLC, channel operation). */
+  readonly timed: boolean;
 }
 
 function signatureKey(message: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): string {
@@ -126,6 +141,13 @@ export class Mempool {
    */
   private checkConflicts(tx: Transaction, key: string, field: string, op: StakeOp | undefined, needed: PendingSignature[] = []): string[] {
     if (this.entries.has(key)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(txId(tx))} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
+    const channel = channelOpOf(tx, field);
+    if (channel !== undefined) {
+      const other = this.entries.get(this.staking.get(channelKeyOf(channel)) ?? "");
+      if (other !== undefined) {
+        throw new CasError(MempoolErrorCode.CHANNEL_PENDING, `${channel.field}: ${toHex(other.id)} in the mempool already concerns this channel; wait for it to be committed`, { field: channel.field, peer: { verdict: "ignore", score: 0 } });
+      }
+    }
     if (op !== undefined) {
       const other = this.entries.get(this.staking.get(stakeKeyOf(op)) ?? "");
       if (other !== undefined) {
@@ -182,18 +204,25 @@ export class Mempool {
     }
     const message = signingMessage(id);
     // The transaction's signatures, and evidence's votes: a forged vote must not reach a block.
-    const items: PendingSignature[] = checks.map((c, i) => ({ message, publicKey: c.publicKey, signature: c.signature, field: `${field}.signatures[${i}]` }));
+    const items: PendingSignature[] = checks.map((c, i) => ({ message: c.message ?? message, publicKey: c.publicKey, signature: c.signature, field: c.field ?? `${field}.signatures[${i}]` }));
     items.push(...staking);
     const verdicts = await this.verify(items);
     verdicts.forEach((ok, i) => {
-      if (!ok) throw badSignature(items[i]!.field);
+      const code = checks[i]?.code;
+      if (!ok) throw code === undefined ? badSignature(items[i]!.field) : new CasError(code, `${items[i]!.field}: signature does not verify`, { field: items[i]!.field, peer: { verdict: "reject", score: 20 } });
     });
     // The ledger or the pool may have moved while the signatures were checked.
     const spends = this.checkConflicts(tx, idKey, field, op);
     if (this.ledger.coinVersion !== version) validateTxInputs(tx, this.ledger, now, field, undefined, op);
+    this.ledger.checkChannelOp(tx, now);
+    const channel = channelOpOf(tx);
     const entry: Entry = {
       tx, id, idKey, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)),
-      op, stakeKey: op === undefined ? undefined : stakeKeyOf(op),
+      op, stakeKey: op !== undefined ? stakeKeyOf(op) : channel !== undefined ? channelKeyOf(channel) : undefined,
+      timed: channel !== undefined || tx.inputs.some((input) => {
+        const type = this.ledger.coin(input.prevout)?.output.address.type;
+        return type === AddressType.Timelock || type === AddressType.Htlc;
+      }),
     };
     this.makeRoom(entry, field);
     this.insert(entry);
@@ -253,11 +282,28 @@ export class Mempool {
       if (e.tx.expiresAt < blockTime) continue;
       const g = gasOf(e.tx);
       if (gas + g > MAX_BLOCK_TX_GAS) continue;
+      if (e.timed && !this.validAt(e, blockTime)) continue;
       out.push(e.tx);
       bytes += e.size;
       gas += g;
     }
     return out;
+  }
+
+  /** Whether a time-dependent entry passes at block time `time`; throws nothing. */
+  private validAt(e: Entry, time: bigint): boolean {
+    return this.failureAt(e, time) === undefined;
+  }
+
+  /** The error a time-dependent entry fails with at block time `time`, if any. */
+  private failureAt(e: Entry, time: bigint): CasError | undefined {
+    try {
+      validateTxInputs(e.tx, this.ledger, time, "tx", undefined, e.op);
+      this.ledger.checkChannelOp(e.tx, time);
+      return undefined;
+    } catch (err) {
+      return err instanceof CasError ? err : new CasError(TxErrorCode.STRUCTURE, String(err));
+    }
   }
 
   /**
@@ -270,6 +316,7 @@ export class Mempool {
       try {
         validateTxInputs(e.tx, this.ledger, now, "tx", undefined, e.op);
         if (e.op !== undefined) this.ledger.checkStakeOp(e.op);
+        this.ledger.checkChannelOp(e.tx, now);
       } catch {
         this.remove(e.idKey);
         dropped++;
@@ -293,7 +340,11 @@ export class Mempool {
     }
     for (const e of [...this.entries.values()]) {
       if (e.tx.expiresAt < blockTime) this.remove(e.idKey);
-      else if (e.op !== undefined) {
+      else if (e.timed) {
+        // A window that has closed stays closed (an HTLC claim, a dispute); one not open yet may open.
+        const failure = this.failureAt(e, blockTime);
+        if (failure !== undefined && !NOT_YET.has(failure.code)) this.remove(e.idKey);
+      } else if (e.op !== undefined) {
         try {
           this.ledger.checkStakeOp(e.op);
         } catch {

@@ -16,6 +16,8 @@ export enum CodecErrorCode {
   UNKNOWN_TAG = "CODEC_UNKNOWN_TAG",
   /** A list whose values must be distinct holds one twice. */
   DUPLICATE = "CODEC_DUPLICATE",
+  /** A special-account declaration or channel state breaks its type's rules (threshold, signer order, settle delay, …). */
+  BAD_DECLARATION = "CODEC_BAD_DECLARATION",
   /** A value of the JSON form has the wrong type or shape. */
   BAD_JSON = "CODEC_BAD_JSON",
 }

@@ -41,15 +41,23 @@ export enum TxKind {
   Deploy = 7,
   /** Calls a contract's exported function (payload: contract.ts CallPayload), possibly attaching coins. */
   Call = 8,
+  /** Closes a payment channel on a signed state (payload: special.ts signed state); its inputs at the channel go to the closing channel. */
+  ChannelClose = 9,
+  /** Presents a newer signed state of a closing channel (payload: special.ts signed state). */
+  ChannelDispute = 10,
+  /** Pays out a closed channel after its dispute period (payload: the channel's address). */
+  ChannelSettle = 11,
 }
 
 const KNOWN_KINDS: ReadonlySet<number> = new Set([
   TxKind.Transfer, TxKind.Genesis, TxKind.Reward, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence, TxKind.Deploy, TxKind.Call,
+  TxKind.ChannelClose, TxKind.ChannelDispute, TxKind.ChannelSettle,
 ]);
 
 /** Kinds a user signs and the mempool admits: each spends inputs and pays a fee, as a transfer does. */
 export const USER_KINDS: ReadonlySet<TxKind> = new Set([
   TxKind.Transfer, TxKind.Stake, TxKind.Unstake, TxKind.VoteDelegate, TxKind.Evidence, TxKind.Deploy, TxKind.Call,
+  TxKind.ChannelClose, TxKind.ChannelDispute, TxKind.ChannelSettle,
 ]);
 
 /** Limits of the decoder; a transaction over any of them is rejected unread. */

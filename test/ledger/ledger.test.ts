@@ -214,7 +214,7 @@ t.test("every block and transaction rule has its code, and a failure changes not
   await expect("a genesis transaction after block 0", block(w, [{ ...tx, kind: TxKind.Genesis }]), TxErrorCode.STRUCTURE);
   await expect("a second reward transaction", block(w, [{ ...tx, kind: TxKind.Reward }]), TxErrorCode.STRUCTURE);
 
-  // A special account's coin cannot be spent until the ledger supports it.
+  // A special account's coin cannot be spent while its declaration is unknown.
   const special = { type: AddressType.Multisig, hash: new Uint8Array(20).fill(5) };
   const toSpecial = signTransaction({ ...tx, outputs: [{ ...tx.outputs[0]!, address: special }, ...tx.outputs.slice(1)] }, [w.sale]);
   const ok = await block(w, [toSpecial]);
@@ -229,7 +229,7 @@ t.test("every block and transaction rule has its code, and a failure changes not
   before.root = toHex(w.ledger.stateRoot);
   before.tip = toHex(w.ledger.tip.hash);
   before.coins = w.ledger.coinCount;
-  await expect("spending a special account's coin", block(w, [spendSpecial]), TxErrorCode.UNSUPPORTED_OWNER);
+  await expect("spending an undeclared special account's coin", block(w, [spendSpecial]), TxErrorCode.UNDECLARED);
 });
 
 t.test("block rewards are minted and conserved", async (t) => {

@@ -29,7 +29,24 @@ export interface AddressInfo {
 /** How long a transaction stays valid after it is built. */
 const EXPIRY_MS = 60 * 60 * 1000;
 
-function coinsFrom(info: AddressInfo, network: Network): SpendableCoin[] {
+/** GET /account/:address: any address, with a special account's declaration and state (api/server.ts says each field). */
+export interface AccountInfo extends Omit<AddressInfo, "stake"> {
+  type: "key" | "multisig" | "hashlock" | "timelock" | "htlc" | "contract" | "channel";
+  /** The tip's block time (ms). */
+  time: string;
+  declared: boolean;
+  /** JSON form (primitives/special.ts DeclarationJSON), or null when not published. */
+  declaration: Record<string, unknown> | null;
+  /** Time lock and HTLC: the lock time and which path is open at the tip. */
+  lock?: { lockTime: string; open: "owner" | "locked" | "receiver" | "sender" };
+  /** Hash lock and HTLC: the revealed preimage, once a spend published it. */
+  secret?: { preimage: string; txId: string; height: string } | null;
+  /** Channel: "open" (no close on chain), "closing" or "settled", with the state in force. */
+  channel?: { status: "open" | "closing" | "settled"; seq?: string; balanceA?: string; balanceB?: string; deadline?: string };
+}
+
+/** The unspent outputs an /address or /account answer lists, as coins a builder can spend. */
+export function coinsFrom(info: Pick<AddressInfo, "address" | "unspent">, network: Network): SpendableCoin[] {
   const address = decodeAddress(info.address, network);
   return info.unspent.map((u) => {
     const outpoint = new Uint8Array(36);
