@@ -317,7 +317,8 @@ export class Mempool {
         validateTxInputs(e.tx, this.ledger, now, "tx", undefined, e.op);
         if (e.op !== undefined) this.ledger.checkStakeOp(e.op);
         this.ledger.checkChannelOp(e.tx, now);
-      } catch {
+      } catch (err) {
+        if (err instanceof CasError && NOT_YET.has(err.code)) continue; // its window opens later
         this.remove(e.idKey);
         dropped++;
       }

@@ -358,7 +358,9 @@ export class CasNode extends EventEmitter {
         nextHeight: () => this.ledger.tip.height + 1n,
         setFor: (height) => this.ledger.dpos.setAt(height),
         propose: async (_height, prevotes) => {
-          const time = this.now();
+          // The block's time as proposeBlock will set it: time windows (time locks, HTLCs, channels) are checked at it.
+          const now = this.now();
+          const time = now > this.ledger.tip.header.timestamp ? now : this.ledger.tip.header.timestamp + 1n;
           // On a network the proposal carries the block in one gossip message.
           const maxBytes = this.network === undefined ? this.options.maxBlockBytes : Math.min(this.options.maxBlockBytes, MAX_NETWORK_BLOCK_BYTES);
           const txs = proposeEmpty ? [] : this.mempool.select(this.options.maxBlockTxs, maxBytes, time);

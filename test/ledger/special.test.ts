@@ -5,7 +5,7 @@
 // their blocks, and the property that funds at an undeclared address are
 // never spendable by anyone.
 
-import t from "tap";
+import t, { type Test } from "tap";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { generateKeyPair, verify, type KeyPair } from "../../src/crypto/ed25519.
 import { defaultHasher } from "../../src/crypto/hash.js";
 import { toHex } from "../../src/crypto/bytes.js";
 import { CONSENSUS_DEFAULTS } from "../../src/consensus/params.js";
-import { CAS, TX_VERSION, TxKind, encodeTx, outpointKey, txId, type Declaration, type Transaction } from "../../src/primitives/transaction.js";
+import { CAS, TxKind, encodeTx, txId, type Declaration, type Transaction } from "../../src/primitives/transaction.js";
 import {
   CHANNEL_CLOSE_UNLOCK, CHANNEL_COOPERATIVE_UNLOCK, HTLC_REFUND_UNLOCK, declarationAddress, htlcClaimUnlock, multisig, toDeclaration,
   type ChannelDeclaration, type SignedChannelState, type SpecialDeclaration,
@@ -47,7 +47,7 @@ interface World {
   time: bigint;
 }
 
-async function world(t: Tap.Test): Promise<World> {
+async function world(t: Test): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), "cas-special-"));
   const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
   const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
@@ -72,7 +72,7 @@ async function commit(w: World, txs: Transaction[], at?: bigint): Promise<void> 
 }
 
 /** The code a block of `txs` at `at` fails with; asserts the ledger did not change. */
-async function refused(t: Tap.Test, w: World, what: string, txs: Transaction[], code: string, at?: bigint): Promise<void> {
+async function refused(t: Test, w: World, what: string, txs: Transaction[], code: string, at?: bigint): Promise<void> {
   const root = toHex(w.ledger.stateRoot), tip = toHex(w.ledger.tip.hash), coins = w.ledger.coinCount;
   t.equal(await asyncCodeOf(async () => {
     const { block, commit: c } = await assembleBlock(w.ledger, txs, w.validator, at ?? w.time);
@@ -208,8 +208,8 @@ t.test("HTLC: the receiver claims before the lock time, the sender refunds from 
   t.ok((await casOf(w, toS)) > 0n, "the sender takes back what is left after the lock time");
 });
 
-/** A signed state of channel `d` at `address`. */
-function state(d: ChannelDeclaration, address: Address, seq: bigint, balanceA: bigint, a: KeyPair, b: KeyPair, total: bigint): SignedChannelState {
+/** A state of the channel at `address`, signed by both parties. */
+function state(address: Address, seq: bigint, balanceA: bigint, a: KeyPair, b: KeyPair, total: bigint): SignedChannelState {
   const s = { channel: address, seq, balanceA, balanceB: total - balanceA };
   return { ...s, signatureA: signChannelState(CHAIN, s, a), signatureB: signChannelState(CHAIN, s, b) };
 }
@@ -226,9 +226,9 @@ t.test("payment channel: close on an old state, beaten in the dispute period, se
   await commit(w, [await pay(w, alice, address, total, [raw])]);
   t.same(w.ledger.declaration(address), d, "the opening transfer published the declaration");
 
-  const s1 = state(d, address, 1n, 500_000n, alice, bob, total);
-  const s2 = state(d, address, 2n, 400_000n, alice, bob, total);
-  const s3 = state(d, address, 3n, 250_000n, alice, bob, total);
+  const s1 = state(address, 1n, 500_000n, alice, bob, total);
+  const s2 = state(address, 2n, 400_000n, alice, bob, total);
+  const s3 = state(address, 3n, 250_000n, alice, bob, total);
   const channelTx = async (kind: TxKind, payload: Uint8Array, payer: KeyPair, spends: SpendableCoin[] = [], unlock = CHANNEL_CLOSE_UNLOCK, outputs: { address: Address; currency: Uint8Array; amount: bigint }[] = []) =>
     buildSpecialTx({
       chainId: CHAIN, expiresAt: FAR, kind, payload, spends: spends.map((coin) => ({ coin, unlock })), outputs,
@@ -236,7 +236,7 @@ t.test("payment channel: close on an old state, beaten in the dispute period, se
     });
   const channelCoins = await coinsAt(w, address);
 
-  await refused(t, w, "a close on a state for less than the channel's coins", [await channelTx(TxKind.ChannelClose, channelStatePayload(state(d, address, 1n, 1n, alice, bob, 2n)), alice, channelCoins)], TxErrorCode.CHANNEL_BAD_STATE);
+  await refused(t, w, "a close on a state for less than the channel's coins", [await channelTx(TxKind.ChannelClose, channelStatePayload(state(address, 1n, 1n, alice, bob, 2n)), alice, channelCoins)], TxErrorCode.CHANNEL_BAD_STATE);
   const badSig = { ...s1, signatureB: signChannelState(CHAIN, s1, carol) };
   await refused(t, w, "a close on a state a stranger signed", [await channelTx(TxKind.ChannelClose, channelStatePayload(badSig), alice, channelCoins)], TxErrorCode.CHANNEL_BAD_SIGNATURE);
   await refused(t, w, "a dispute of an open channel", [await channelTx(TxKind.ChannelDispute, channelStatePayload(s3), bob)], TxErrorCode.CHANNEL_NOT_CLOSING);
@@ -259,7 +259,7 @@ t.test("payment channel: close on an old state, beaten in the dispute period, se
   await commit(w, [await channelTx(TxKind.ChannelDispute, channelStatePayload(s2), bob), await channelTx(TxKind.ChannelDispute, channelStatePayload(s3), carol)]);
   t.same(w.ledger.channel(address), { status: ChannelStatus.Closing, seq: 3n, balanceA: 250_000n, balanceB: 350_000n, deadline: closeTime + delay }, "the newest state wins the dispute");
   await refused(t, w, "a dispute with an older state", [await channelTx(TxKind.ChannelDispute, channelStatePayload(s2), alice)], TxErrorCode.CHANNEL_STALE_STATE);
-  const s4 = state(d, address, 4n, 600_000n, alice, bob, total);
+  const s4 = state(address, 4n, 600_000n, alice, bob, total);
   await refused(t, w, "a dispute at the deadline", [await channelTx(TxKind.ChannelDispute, channelStatePayload(s4), alice)], TxErrorCode.CHANNEL_DISPUTE_OVER, closeTime + delay);
 
   const payouts = [{ address: keyAddress(alice.publicKey), currency: CAS, amount: 250_000n }, { address: keyAddress(bob.publicKey), currency: CAS, amount: 350_000n }];
@@ -340,11 +340,11 @@ t.test("property: funds at an undeclared address are never spendable", async (t)
   const secret = fc.uint8Array({ minLength: 1, maxLength: 40 });
   const declaration: fc.Arbitrary<Target> = fc.oneof(
     fc.tuple(fc.integer({ min: 1, max: 3 }), fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 3 }))
-      .filter(([x, s]) => x <= s.length).map(([x, s]) => ({ d: multisig(x, s.map(hashOf)), secret: new Uint8Array(0) })),
-    secret.map((p) => ({ d: { type: AddressType.Hashlock, hash: sha256(p) }, secret: p })),
-    fc.bigInt({ min: 0n, max: T0 }).map((lockTime) => ({ d: { type: AddressType.Timelock, lockTime, owner: hashOf(0) }, secret: new Uint8Array(0) })),
-    fc.tuple(secret, fc.bigInt({ min: 0n, max: FAR })).map(([p, lockTime]) => ({ d: { type: AddressType.Htlc, hash: sha256(p), lockTime, receiver: hashOf(0), sender: hashOf(1) }, secret: p })),
-    fc.bigInt({ min: 0n, max: 1000n }).map((nonce) => ({ d: { type: AddressType.Channel, partyA: keys[0]!.publicKey, partyB: keys[1]!.publicKey, settleDelay: 1n, nonce }, secret: new Uint8Array(0) })),
+      .filter(([x, s]) => x <= s.length).map(([x, s]): Target => ({ d: multisig(x, s.map(hashOf)), secret: new Uint8Array(0) })),
+    secret.map((p): Target => ({ d: { type: AddressType.Hashlock, hash: sha256(p) }, secret: p })),
+    fc.bigInt({ min: 0n, max: T0 }).map((lockTime): Target => ({ d: { type: AddressType.Timelock, lockTime, owner: hashOf(0) }, secret: new Uint8Array(0) })),
+    fc.tuple(secret, fc.bigInt({ min: 0n, max: FAR })).map(([p, lockTime]): Target => ({ d: { type: AddressType.Htlc, hash: sha256(p), lockTime, receiver: hashOf(0), sender: hashOf(1) }, secret: p })),
+    fc.bigInt({ min: 0n, max: 1000n }).map((nonce): Target => ({ d: { type: AddressType.Channel, partyA: keys[0]!.publicKey, partyB: keys[1]!.publicKey, settleDelay: 1n, nonce }, secret: new Uint8Array(0) })),
   );
   // The spender knows everything but publishes no declaration for the address:
   // the right unlock data (the secret, either HTLC path) and every key, or random ones.

@@ -6,7 +6,10 @@ import t from "tap";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keyAddress } from "../../src/crypto/address.js";
+import { AddressType, keyAddress } from "../../src/crypto/address.js";
+import { defaultHasher } from "../../src/crypto/hash.js";
+import { CHANNEL_CLOSE_UNLOCK, declarationAddress, htlcClaimUnlock, toDeclaration } from "../../src/primitives/special.js";
+import { buildSpecialTx, channelStatePayload } from "../../src/chain/specialWallet.js";
 import { generateKeyPair, sign, verify, type KeyPair } from "../../src/crypto/ed25519.js";
 import { CAS, TX_VERSION, TxKind, encodeTx, signingMessage, txId, type Transaction } from "../../src/primitives/transaction.js";
 import { encodeStakePayload, encodeVotePayload } from "../../src/primitives/stake.js";
@@ -24,6 +27,7 @@ import { asyncCodeOf, codeOf, hex } from "../helpers.js";
 
 const CHAIN = "cas-mempool";
 const T0 = 1_800_000_000_000n;
+const sha256 = (b: Uint8Array): Uint8Array => defaultHasher().sha256(b);
 const verifier: SignatureVerifier = async (items) => items.map((i) => verify(i.signature, i.message, i.publicKey));
 
 async function setup(t: { teardown(fn: () => Promise<void>): void }) {
@@ -176,4 +180,48 @@ t.test("staking transactions: the staking rules at admission, evidence votes ver
   t.equal(ledger.dpos.staker(sale.publicKey)?.bonded, 10_000n, "the stake is committed");
   t.ok(ledger.dpos.discipline.isBarred(validator.publicKey), "the evidence is committed: the validator is barred");
   t.equal(pool.size, 0, "both left the pool with the block");
+});
+
+t.test("special accounts: time windows checked at the block's time, one pending operation per channel", async (t) => {
+  const { ledger, sale, validator } = await setup(t);
+  const coins = (await ledger.unspentOf(keyAddress(sale.publicKey))).filter((c) => c.coin.output.amount === 1_000_000n);
+  const pool = new Mempool(ledger, verifier);
+  const [owner, alice, bob] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const lockTime = T0 + 60_000n;
+  const timelock = toDeclaration({ type: AddressType.Timelock, lockTime, owner: keyAddress(owner.publicKey).hash });
+  const secret = new Uint8Array(32).fill(9);
+  const htlc = toDeclaration({ type: AddressType.Htlc, hash: sha256(secret), lockTime, receiver: keyAddress(alice.publicKey).hash, sender: keyAddress(bob.publicKey).hash });
+  const channel = toDeclaration({ type: AddressType.Channel, partyA: alice.publicKey, partyB: bob.publicKey, settleDelay: 1000n, nonce: 0n });
+  const fund = (coin: SpendableCoin, d: typeof timelock) => buildTransfer({ chainId: CHAIN, key: sale, coins: [coin], to: declarationAddress(d), currency: CAS, amount: 500_000n, feePerByte: 1n, expiresAt: T0 + 10n ** 9n });
+  const funding = [fund(coins[0]!, timelock), fund(coins[1]!, htlc), fund(coins[2]!, channel)];
+  const b = await assembleBlock(ledger, funding, validator, T0 + 2000n);
+  await ledger.connectBlock(b.block, b.commit, verifier);
+  const spendAll = async (d: typeof timelock, unlock: Uint8Array, signer: KeyPair) => buildSpecialTx({
+    chainId: CHAIN, expiresAt: T0 + 10n ** 9n, spends: (await ledger.unspentOf(declarationAddress(d))).map((coin) => ({ coin, unlock })),
+    declarations: [d], to: keyAddress(signer.publicKey), signers: [signer], feePerByte: 1n,
+  });
+
+  const unlocked = await spendAll(timelock, new Uint8Array(0), owner);
+  t.equal(await asyncCodeOf(() => pool.admit(unlocked, lockTime - 1n)), TxErrorCode.TIMELOCK_EARLY, "a time lock is refused before its time");
+  await pool.admit(unlocked, lockTime);
+  const claim = await spendAll(htlc, htlcClaimUnlock(secret), alice);
+  await pool.admit(claim, lockTime - 10n);
+  t.same(pool.select(10, 1 << 20, lockTime - 5n).map((x) => hex(txId(x))), [hex(txId(claim))], "a block before the lock time packs the claim, not the time-locked spend");
+  t.same(pool.select(10, 1 << 20, lockTime).map((x) => hex(txId(x))), [hex(txId(unlocked))], "a block at the lock time packs the time-locked spend, not the expired claim");
+  pool.removeForBlock([], lockTime - 5n);
+  t.equal(pool.size, 2, "a window not open yet keeps its transaction");
+  pool.removeForBlock([], lockTime);
+  t.notOk(pool.has(txId(claim)), "a claim whose window closed is dropped");
+  t.ok(pool.has(txId(unlocked)), "the time-locked spend stays");
+
+  // Two closes of one channel could each pass alone: the second waits.
+  const state0 = { channel: declarationAddress(channel), seq: 0n, balanceA: 500_000n, balanceB: 0n };
+  const closeBy = async (key: KeyPair, coin: SpendableCoin) => buildSpecialTx({
+    chainId: CHAIN, expiresAt: T0 + 10n ** 9n, kind: TxKind.ChannelClose, payload: channelStatePayload(state0),
+    spends: (await ledger.unspentOf(declarationAddress(channel))).map((c) => ({ coin: c, unlock: CHANNEL_CLOSE_UNLOCK })), declarations: [channel],
+    feePayer: { key, coins: [coin] }, signers: [], feePerByte: 1n,
+  });
+  const close = await closeBy(sale, coins[3]!);
+  await pool.admit(close, lockTime);
+  t.equal(await asyncCodeOf(async () => pool.admit(await closeBy(sale, coins[4]!), lockTime)), MempoolErrorCode.CHANNEL_PENDING, "a second operation on the channel waits for the first");
 });
