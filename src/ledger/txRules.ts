@@ -228,7 +228,7 @@ interface Signers {
   /** Key-address hashes that must sign. */
   readonly owned: Set<string>;
   /** Multisig accounts spent: listed signers may sign, and at least `threshold` of them must. */
-  readonly multisig: { readonly signers: ReadonlySet<string>; readonly threshold: number; readonly field: string }[];
+  readonly multisig: { readonly signers: ReadonlySet<string>; readonly threshold: number; readonly account: string }[];
 }
 
 /**
@@ -251,7 +251,7 @@ function checkSpecialInput(
     case AddressType.Multisig: {
       none();
       const k = bytesKey(addressBytes(coin.output.address));
-      if (!signers.multisig.some((m) => m.field === k)) signers.multisig.push({ signers: new Set(d.signers.map(bytesKey)), threshold: d.threshold, field: k });
+      if (!signers.multisig.some((m) => m.account === k)) signers.multisig.push({ signers: new Set(d.signers.map(bytesKey)), threshold: d.threshold, account: k });
       return 0n;
     }
     case AddressType.Hashlock:
@@ -379,7 +379,7 @@ export function validateTxInputs(
     let n = 0;
     for (const owner of signed) if (m.signers.has(owner)) n++;
     if (n < m.threshold) {
-      throw fail(TxErrorCode.MULTISIG_TOO_FEW, `${field}.signatures`, `multisig account ${toHex(Buffer.from(m.field, "latin1"))} needs ${m.threshold} signatures of distinct listed signers, got ${n}`);
+      throw fail(TxErrorCode.MULTISIG_TOO_FEW, `${field}.signatures`, `multisig account ${toHex(Buffer.from(m.account, "latin1"))} needs ${m.threshold} signatures of distinct listed signers, got ${n}`);
     }
   }
   return [...checks, ...stateSignatures];
