@@ -229,9 +229,9 @@ export function buildApi(node: ApiBackend): FastifyInstance {
   // address type; a special account adds `declared` and its `declaration`
   // (JSON form, null until published); a time lock or HTLC adds `lock`
   // {lockTime, open: which path a block at the tip's time could take:
-  // "owner"/"locked" for a time lock, "receiver"/"sender" for an HTLC}; a
-  // hash lock or HTLC adds `secret` (the first preimage a committed spend
-  // revealed, or null); a channel adds `channel` {status: "open" | "closing"
+  // "owner"/"locked" for a time lock, "receiver"/"sender" for an HTLC}, null
+  // until published; a hash lock or HTLC adds `secret` (the first preimage a
+  // committed spend revealed, or null); a channel adds `channel` {status: "open" | "closing"
   // | "settled", and for the last two seq, balanceA, balanceB, deadline}.
   app.get<{ Params: { address: string } }>("/account/:address", async (req) => {
     const address = decodeAddress(req.params.address, network, "address");
@@ -250,10 +250,11 @@ export function buildApi(node: ApiBackend): FastifyInstance {
     const d = node.ledger.declaration(address);
     info.declared = d !== undefined;
     info.declaration = d === undefined ? null : declarationToJSON(d, addresses);
-    if (d?.type === AddressType.Timelock) info.lock = { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "owner" : "locked" };
-    if (d?.type === AddressType.Htlc) info.lock = { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "sender" : "receiver" };
-    if (d?.type === AddressType.Hashlock || d?.type === AddressType.Htlc) {
-      const [first] = await node.ledger.secrets(d.hash);
+    // Until the declaration is published its lock time and hash are unknown here: lock and secret are null.
+    if (address.type === AddressType.Timelock) info.lock = d?.type !== AddressType.Timelock ? null : { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "owner" : "locked" };
+    if (address.type === AddressType.Htlc) info.lock = d?.type !== AddressType.Htlc ? null : { lockTime: d.lockTime.toString(), open: time >= d.lockTime ? "sender" : "receiver" };
+    if (address.type === AddressType.Hashlock || address.type === AddressType.Htlc) {
+      const [first] = d?.type === AddressType.Hashlock || d?.type === AddressType.Htlc ? await node.ledger.secrets(d.hash) : [];
       info.secret = first === undefined ? null : { preimage: toHex(first.preimage), txId: toHex(first.txId), height: first.height.toString() };
     }
     if (address.type === AddressType.Channel) {

@@ -138,12 +138,8 @@ export function toDeclaration(d: SpecialDeclaration): Declaration {
   return { type: d.type, body: encodeDeclarationBody(d) };
 }
 
-const decoded = new WeakMap<Uint8Array, SpecialDeclaration>();
-
 /** Decodes and checks a raw declaration; every failure is CODEC_BAD_DECLARATION or a codec error naming the field. */
 export function decodeDeclaration(raw: Declaration, field = "declaration"): SpecialDeclaration {
-  const cached = decoded.get(raw.body);
-  if (cached !== undefined && cached.type === raw.type) return cached;
   if (!isSpecialType(raw.type)) throw structure(`${field}.type`, `expected a special account type (1..4 or 6), got ${raw.type}`);
   const r = new Reader(raw.body);
   const b = `${field}.body`;
@@ -175,19 +171,22 @@ export function decodeDeclaration(raw: Declaration, field = "declaration"): Spec
       const partyB = r.bytes(`${b}.partyB`, 32);
       const settleDelay = r.u64(`${b}.settleDelay`);
       const nonce = r.u64(`${b}.nonce`);
-      if (equalBytes(partyA, partyB)) throw structure(`${b}.partyB`, "a channel is between two different keys");
-      if (settleDelay < 1n) throw structure(`${b}.settleDelay`, "expected at least 1 ms");
       d = { type: raw.type, partyA, partyB, settleDelay, nonce };
+      checkChannel(d, b);
       break;
     }
   }
   r.end(b);
-  decoded.set(raw.body, d);
   return d;
 }
 
+function checkChannel(d: ChannelDeclaration, field: string): void {
+  if (equalBytes(d.partyA, d.partyB)) throw structure(`${field}.partyB`, "a channel is between two different keys");
+  if (d.settleDelay < 1n) throw structure(`${field}.settleDelay`, "expected at least 1 ms");
+}
+
 function checkMultisig(threshold: number, signers: readonly Uint8Array[], field: string): void {
-  if (signers.length < 1) throw structure(`${field}.signers`, `expected 1..${MAX_MULTISIG_SIGNERS} signers, got none`);
+  if (signers.length < 1 || signers.length > MAX_MULTISIG_SIGNERS) throw structure(`${field}.signers`, `expected 1..${MAX_MULTISIG_SIGNERS} signers, got ${signers.length}`);
   if (threshold < 1 || threshold > signers.length) throw structure(`${field}.threshold`, `expected 1..${signers.length} (the number of signers), got ${threshold}`);
   for (let i = 1; i < signers.length; i++) {
     const c = compareBytes(signers[i - 1]!, signers[i]!);
@@ -206,9 +205,9 @@ export function declarationAddress(raw: Declaration): Address {
 }
 
 /** A multisig declaration with its signers sorted (callers may list them in any order; duplicates are refused). */
-export function multisig(threshold: number, signers: readonly Uint8Array[]): MultisigDeclaration {
+export function multisig(threshold: number, signers: readonly Uint8Array[], field = "multisig"): MultisigDeclaration {
   const sorted = [...signers].sort(compareBytes);
-  checkMultisig(threshold, sorted, "multisig");
+  checkMultisig(threshold, sorted, field);
   return { type: AddressType.Multisig, threshold, signers: sorted };
 }
 
@@ -258,9 +257,19 @@ export function channelStateMessage(chainId: string, state: ChannelState): Uint8
 }
 
 export function encodeSignedState(s: SignedChannelState): Uint8Array {
+  checkStateValues(s, "state");
   const w = writeState(new Writer(200), s);
-  if (s.seq > 0n) w.bytes(s.signatureA!).bytes(s.signatureB!);
+  if (s.seq > 0n) {
+    if (s.signatureA?.length !== 64 || s.signatureB?.length !== 64) throw structure("state", `a state with seq ${s.seq} carries both parties' 64-byte signatures`);
+    w.bytes(s.signatureA).bytes(s.signatureB);
+  }
   return w.finish();
+}
+
+/** The rules of a state's values: balances below 2^128 together, everything to A at seq 0. */
+function checkStateValues(s: ChannelState, field: string): void {
+  if (s.balanceA + s.balanceB > MAX_AMOUNT) throw structure(`${field}.balanceB`, "the balances sum to 2^128 or more");
+  if (s.seq === 0n && s.balanceB !== 0n) throw structure(`${field}.balanceB`, "the opening state (seq 0) gives everything to party A");
 }
 
 function readSignedState(r: Reader, field: string): SignedChannelState {
@@ -269,11 +278,8 @@ function readSignedState(r: Reader, field: string): SignedChannelState {
   const seq = r.u64(`${field}.seq`);
   const balanceA = r.amount(`${field}.balanceA`);
   const balanceB = r.amount(`${field}.balanceB`);
-  if (balanceA + balanceB > MAX_AMOUNT) throw structure(`${field}.balanceB`, "the balances sum to 2^128 or more");
-  if (seq === 0n) {
-    if (balanceB !== 0n) throw structure(`${field}.balanceB`, "the opening state (seq 0) gives everything to party A");
-    return { channel, seq, balanceA, balanceB };
-  }
+  checkStateValues({ channel, seq, balanceA, balanceB }, field);
+  if (seq === 0n) return { channel, seq, balanceA, balanceB };
   return { channel, seq, balanceA, balanceB, signatureA: r.bytes(`${field}.signatureA`, 64), signatureB: r.bytes(`${field}.signatureB`, 64) };
 }
 
@@ -356,8 +362,8 @@ export function declarationFromJSON(value: unknown, text: AddressText, field = "
         seen.add(bytesKey(h));
       });
       const threshold = json.integer(o.threshold, `${field}.threshold`);
-      if (threshold > 255) throw json.fail(`${field}.threshold`, `expected 1..${hashes.length}, got ${threshold}`);
-      d = json.within(field, () => multisig(threshold, hashes));
+      // The binary rules, named by the JSON document's own fields.
+      d = multisig(threshold, hashes, field);
       break;
     }
     case "hashlock":
@@ -378,6 +384,7 @@ export function declarationFromJSON(value: unknown, text: AddressText, field = "
         type: AddressType.Channel, partyA: key(o.partyA, `${field}.partyA`), partyB: key(o.partyB, `${field}.partyB`),
         settleDelay: time(o.settleDelay, `${field}.settleDelay`), nonce: time(o.nonce, `${field}.nonce`),
       };
+      checkChannel(d, field);
       break;
     }
     default:
@@ -404,7 +411,7 @@ export function signedStateToJSON(s: SignedChannelState, text: AddressText): Sig
   };
 }
 
-/** Parses a signed state's JSON form; signatures may be missing (a state being signed), but not on the chain. */
+/** Parses a signed state's JSON form, with the binary form's rules; signatures may be missing (a state being signed), but not on the chain. */
 export function signedStateFromJSON(value: unknown, text: AddressText, field = "state"): SignedChannelState {
   const o = json.object(value, field);
   const channel = text.decode(json.string(o.channel, `${field}.channel`), `${field}.channel`);
@@ -415,6 +422,7 @@ export function signedStateFromJSON(value: unknown, text: AddressText, field = "
   const sig = (v: unknown, f: string): Uint8Array | undefined => (v === undefined ? undefined : json.within(f, () => fromHex(json.string(v, f), f, 64)));
   const signatureA = sig(o.signatureA, `${field}.signatureA`);
   const signatureB = sig(o.signatureB, `${field}.signatureB`);
+  checkStateValues({ channel, seq, balanceA, balanceB }, field);
   return { channel, seq, balanceA, balanceB, ...(signatureA === undefined ? {} : { signatureA }), ...(signatureB === undefined ? {} : { signatureB }) };
 }
 
