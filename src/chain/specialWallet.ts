@@ -11,7 +11,7 @@ import { equalBytes, toHex } from "../crypto/bytes.js";
 import { sign, verify, type KeyPair } from "../crypto/ed25519.js";
 import { CAS, TX_VERSION, TxKind, encodeTx, signingMessage, txId, type Declaration, type Transaction, type TxOutput } from "../primitives/transaction.js";
 import {
-  channelStateMessage, encodeChannelStatePayload, encodeSettlePayload, type ChannelDeclaration, type ChannelState, type SignedChannelState,
+  channelStateMessage, encodeChannelStatePayload, encodeSettlePayload, type ChannelState, type SignedChannelState,
 } from "../primitives/special.js";
 import { TxErrorCode } from "../ledger/txErrors.js";
 import { selectCoins, type SpendableCoin } from "./wallet.js";
@@ -101,7 +101,7 @@ export function buildSpecialTx(req: SpecialTxRequest): Transaction {
     if (req.feePayer !== undefined) {
       const self = keyAddress(req.feePayer.key.publicKey);
       const inCas = req.kind === TxKind.ChannelSettle ? fixedCas : 0n; // a settlement's payout comes from the channel
-      const need = fee + (closing ? 0n : fixedCas - inCas) ;
+      const need = fee + (closing ? 0n : fixedCas - inCas);
       const chosen = selectCoins(req.feePayer.coins, CAS, need);
       const change = chosen.reduce((n, c) => n + c.coin.output.amount, 0n) - need;
       inputs.push(...chosen.map((c) => ({ prevout: outpointOf(c.outpoint), unlock: new Uint8Array(0) })));
@@ -139,13 +139,6 @@ export function signChannelState(chainId: string, state: ChannelState, key: KeyP
 /** Whether `signature` is `publicKey`'s over the state. */
 export function verifyChannelState(chainId: string, state: ChannelState, publicKey: Uint8Array, signature: Uint8Array): boolean {
   return verify(signature, channelStateMessage(chainId, state), publicKey);
-}
-
-/** Which party of `d` `key` is, or a CasError naming `field`. */
-export function partyOf(d: ChannelDeclaration, publicKey: Uint8Array, field = "key"): "A" | "B" {
-  if (equalBytes(d.partyA, publicKey)) return "A";
-  if (equalBytes(d.partyB, publicKey)) return "B";
-  throw new CasError(TxErrorCode.SIGNATURE_UNUSED, `${field}: ${toHex(publicKey)} is neither party of the channel`, { field });
 }
 
 /** Payload of a channel close or dispute. */

@@ -25,17 +25,38 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Clusters of this process holding the lock: a test may run several at once
+ * (two chains), so the lock is re-entrant within the process and the file is
+ * removed when the last one stops.
+ */
+let holders = 0;
+/** The file lock being taken for the first holder; later callers wait for it. */
+let taking: Promise<void> | undefined;
+
 async function takeLock(): Promise<() => void> {
+  if (holders === 0) {
+    taking ??= takeFileLock().finally(() => {
+      taking = undefined;
+    });
+    await taking;
+  }
+  holders++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--holders === 0) rmSync(LOCK, { force: true });
+  };
+}
+
+async function takeFileLock(): Promise<void> {
   for (;;) {
     try {
       const fd = openSync(LOCK, "wx");
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      let held = true;
-      return () => {
-        if (held) rmSync(LOCK, { force: true });
-        held = false;
-      };
+      return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       let owner = Number.NaN;
@@ -57,12 +78,15 @@ export class Cluster {
     this.children = devnet.nodes.map(() => undefined);
   }
 
-  /** A new devnet of `n` nodes in a temporary folder; no node runs yet. Waits until no other cluster of the suite runs. */
-  static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>, validators = n): Promise<Cluster> {
+  /**
+   * A new devnet of `n` nodes in a temporary folder; no node runs yet. Waits
+   * until no cluster of another test process runs (this process's may).
+   */
+  static async create(n: number, extra: readonly string[], consensus?: Partial<ConsensusParams>, validators = n, chainId = "cas-nettest"): Promise<Cluster> {
     const unlock = await takeLock();
     try {
       const dir = mkdtempSync(join(tmpdir(), "cas-net-"));
-      const devnet = await createDevnet(dir, { nodes: n, validators, chainId: "cas-nettest", basePort: await freeBasePort(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
+      const devnet = await createDevnet(dir, { nodes: n, validators, chainId, basePort: await freeBasePort(n), passphrase: "", ...(consensus === undefined ? {} : { consensus }) });
       return new Cluster(devnet, extra, unlock);
     } catch (e) {
       unlock();

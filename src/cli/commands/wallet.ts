@@ -37,8 +37,8 @@ export interface AccountInfo extends Omit<AddressInfo, "stake"> {
   declared: boolean;
   /** JSON form (primitives/special.ts DeclarationJSON), or null when not published. */
   declaration: Record<string, unknown> | null;
-  /** Time lock and HTLC: the lock time and which path is open at the tip. */
-  lock?: { lockTime: string; open: "owner" | "locked" | "receiver" | "sender" };
+  /** Time lock and HTLC: the lock time and which path is open at the tip; null until the declaration is published. */
+  lock?: { lockTime: string; open: "owner" | "locked" | "receiver" | "sender" } | null;
   /** Hash lock and HTLC: the revealed preimage, once a spend published it. */
   secret?: { preimage: string; txId: string; height: string } | null;
   /** Channel: "open" (no close on chain), "closing" or "settled", with the state in force. */
