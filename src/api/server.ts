@@ -28,7 +28,7 @@ import { AddressType, addressBytes, decodeAddress, encodeAddress, keyAddress, ty
 import { bytesKey, equalBytes, fromHex, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { blockHash, type Block } from "../primitives/block.js";
-import { CAS, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
+import { CAS, addressText, decodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../primitives/transaction.js";
 import { stateKey } from "../ledger/stateTree.js";
 import { MAX_TX_GAS, type Coin } from "../ledger/txRules.js";
 import { ChannelStatus } from "../ledger/channels.js";
@@ -148,10 +148,7 @@ const ADDRESS_TYPE_NAMES: Readonly<Record<AddressType, string>> = {
 /** Builds the API of `node` (not yet listening). */
 export function buildApi(node: ApiBackend): FastifyInstance {
   const network = node.genesis.network;
-  const addresses: AddressText = {
-    encode: (a: Address) => encodeAddress(a, network),
-    decode: (text: string, field: string) => decodeAddress(text, network, field),
-  };
+  const addresses = addressText(network);
   const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false });
   // JSON only: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser("text/plain");

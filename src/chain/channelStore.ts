@@ -24,11 +24,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, r
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CasError } from "../errors.js";
-import { AddressType, decodeAddress, encodeAddress, type Address, type Network } from "../crypto/address.js";
+import { AddressType, encodeAddress, type Address, type Network } from "../crypto/address.js";
 import { equalBytes } from "../crypto/bytes.js";
 import type { KeyPair } from "../crypto/ed25519.js";
 import { jsonChecks } from "../primitives/json.js";
-import { decimal, type AddressText } from "../primitives/transaction.js";
+import { addressText, decimal, type AddressText } from "../primitives/transaction.js";
 import {
   declarationAddress, declarationFromJSON, declarationToJSON, signedStateFromJSON, signedStateToJSON, toDeclaration,
   type ChannelDeclaration, type ChannelState, type DeclarationJSON, type SignedChannelState, type SignedChannelStateJSON,
@@ -141,10 +141,6 @@ export interface ChannelUpdateJSON {
 
 function fail(code: ChannelWalletErrorCode, field: string, message: string): CasError {
   return new CasError(code, `${field}: ${message}`, { field });
-}
-
-export function addressText(network: Network): AddressText {
-  return { encode: (a) => encodeAddress(a, network), decode: (t, f) => decodeAddress(t, network, f) };
 }
 
 /** The balance of `party` in `state`. */

@@ -14,7 +14,7 @@
 import { CasError } from "../errors.js";
 import { bytesKey, checkBytes, fromHex, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
-import { addressBytes, addressFromBytes, ADDRESS_BYTES, type Address } from "../crypto/address.js";
+import { addressBytes, addressFromBytes, decodeAddress, encodeAddress, ADDRESS_BYTES, type Address, type Network } from "../crypto/address.js";
 import { MAX_AMOUNT, Reader, Writer, overLimit, unknownTag } from "./codec.js";
 import { CodecErrorCode } from "./errors.js";
 
@@ -312,6 +312,11 @@ export interface TxJSON {
 export interface AddressText {
   encode(address: Address): string;
   decode(text: string, field: string): Address;
+}
+
+/** The bech32m address text of `network`. */
+export function addressText(network: Network): AddressText {
+  return { encode: (a) => encodeAddress(a, network), decode: (t, f) => decodeAddress(t, network, f) };
 }
 
 export function txToJSON(tx: Transaction, addresses: AddressText): TxJSON {

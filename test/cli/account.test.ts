@@ -17,7 +17,7 @@ import { Cluster, eventually } from "../net/cluster.js";
 import { casAsync as cas, hex, random, refSha256 } from "../helpers.js";
 
 // A node process and some 40 CLI processes, one time lock to wait out.
-t.setTimeout(150_000);
+t.setTimeout(300_000);
 
 const dir = mkdtempSync(join(tmpdir(), "cas-account-cli-"));
 let c: Cluster;

@@ -16,13 +16,14 @@ import { join } from "node:path";
 import { decodeAddress, encodeAddress, keyAddress, type Network } from "../../src/crypto/address.js";
 import { generateKeyPair } from "../../src/crypto/ed25519.js";
 import { writeKeyFile } from "../../src/crypto/keyFile.js";
-import { CAS, TxKind, txToJSON } from "../../src/primitives/transaction.js";
+import { CAS, TxKind, addressText, txToJSON } from "../../src/primitives/transaction.js";
 import { buildSpecialTx, settlePayload } from "../../src/chain/specialWallet.js";
-import { addressText } from "../../src/chain/channelStore.js";
 import { coinsFrom, type AddressInfo } from "../../src/cli/commands/wallet.js";
 import { Cluster, eventually } from "../net/cluster.js";
 import { casAsync as cas, hex, random } from "../helpers.js";
 
+// One devnet for the whole file; it may also wait for another file's cluster (one at a time).
+t.setTimeout(300_000);
 const dir = mkdtempSync(join(tmpdir(), "cas-channel-cli-"));
 let cluster: Cluster | undefined;
 let api = "";

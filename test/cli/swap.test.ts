@@ -16,7 +16,7 @@ import { Cluster, eventually } from "../net/cluster.js";
 import { casAsync as cas, hex, refSha256, unhex } from "../helpers.js";
 
 // Two node processes, some 30 CLI processes, and two pairs of lock times to wait out.
-t.setTimeout(240_000);
+t.setTimeout(300_000);
 
 const CAS = 100_000_000n;
 /** Fees here are about a thousand base units; anything under this is "less fees". */

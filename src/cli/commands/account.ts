@@ -15,10 +15,9 @@ import type { Command } from "commander";
 import { CasError } from "../../errors.js";
 import { AddressType, decodeAddress, encodeAddress, keyAddress, ADDRESS_PREFIX, type Address, type Network } from "../../crypto/address.js";
 import { bytesKey, equalBytes, fromHex, toHex } from "../../crypto/bytes.js";
-import { generateKeyPair, type KeyPair } from "../../crypto/ed25519.js";
+import type { KeyPair } from "../../crypto/ed25519.js";
 import { defaultHasher } from "../../crypto/hash.js";
-import { readKeyFile } from "../../crypto/keyFile.js";
-import { CAS, TX_LIMITS, encodeTx, txFromJSON, txId, txToJSON, type AddressText, type Transaction } from "../../primitives/transaction.js";
+import { CAS, TX_LIMITS, addressText, encodeTx, txFromJSON, txId, txToJSON, type Transaction } from "../../primitives/transaction.js";
 import {
   HTLC_REFUND_UNLOCK, MAX_MULTISIG_SIGNERS, MAX_PREIMAGE, TYPE_NAMES, declarationAddress, declarationFromJSON, declarationToJSON, htlcClaimUnlock,
   multisig, toDeclaration, type SpecialDeclaration, type SpecialType,
@@ -27,8 +26,7 @@ import { TxErrorCode } from "../../ledger/txErrors.js";
 import { addSignature, buildSpecialTx } from "../../chain/specialWallet.js";
 import { UsageError, asArgument, parseChoice, parseInteger, readArgumentFile } from "../args.js";
 import { DEFAULT_API, apiBase, call, formatCas, output } from "../client.js";
-import { passphrase } from "./node.js";
-import { coinsFrom, parseFee, submit, type AccountInfo, type Status } from "./wallet.js";
+import { coinsFrom, loadKey, parseFee, submit, type AccountInfo, type Status } from "./wallet.js";
 
 /** Errors of the account and swap commands that are not the node's. */
 export enum AccountErrorCode {
@@ -45,16 +43,6 @@ export interface NodeStatus extends Status { minFeePerByte?: string }
 const EXPIRY_MS = 60 * 60 * 1000;
 /** A partly signed one travels between signers first: a day. */
 const PARTIAL_EXPIRY_MS = 24 * 60 * 60 * 1000;
-
-/** Bech32m address text on `network`, the form the JSON codecs take. */
-export function addressText(network: Network): AddressText {
-  return { encode: (a) => encodeAddress(a, network), decode: (t, f) => decodeAddress(t, network, f) };
-}
-
-/** The key in a key file (passphrase in CAS_PASSPHRASE). */
-export async function loadKey(file: string): Promise<KeyPair> {
-  return generateKeyPair(await readKeyFile(file, passphrase()));
-}
 
 /** SHA-256, the hash of hash locks and HTLCs. */
 export function sha256(bytes: Uint8Array): Uint8Array {

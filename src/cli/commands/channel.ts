@@ -19,9 +19,8 @@ import { randomBytes } from "node:crypto";
 import { CasError } from "../../errors.js";
 import { ADDRESS_PREFIX, AddressType, addressBytes, decodeAddress, encodeAddress, keyAddress, type Address, type Network } from "../../crypto/address.js";
 import { bytesKey, equalBytes, fromHex, toHex } from "../../crypto/bytes.js";
-import { generateKeyPair, type KeyPair } from "../../crypto/ed25519.js";
-import { readKeyFile } from "../../crypto/keyFile.js";
-import { CAS, TxKind, outpointKey, txFromJSON, txId, txToJSON, type Declaration, type Transaction, type TxOutput } from "../../primitives/transaction.js";
+import type { KeyPair } from "../../crypto/ed25519.js";
+import { CAS, TxKind, addressText, outpointKey, txFromJSON, txId, txToJSON, type Declaration, type Transaction, type TxOutput } from "../../primitives/transaction.js";
 import {
   CHANNEL_CLOSE_UNLOCK, CHANNEL_COOPERATIVE_UNLOCK, declarationAddress, signedStateToJSON, toDeclaration, type ChannelDeclaration, type SignedChannelState,
 } from "../../primitives/special.js";
@@ -29,15 +28,14 @@ import { TxErrorCode } from "../../ledger/txErrors.js";
 import type { SpendableCoin } from "../../chain/wallet.js";
 import { addSignature, buildSpecialTx, channelStatePayload, settlePayload, addressHex } from "../../chain/specialWallet.js";
 import {
-  CHANNEL_CLOSE_FORMAT, CHANNEL_OFFER_FORMAT, CHANNEL_UPDATE_FORMAT, ChannelStore, ChannelWalletErrorCode, acceptState, addressText, balanceOf, checkKey,
+  CHANNEL_CLOSE_FORMAT, CHANNEL_OFFER_FORMAT, CHANNEL_UPDATE_FORMAT, ChannelStore, ChannelWalletErrorCode, acceptState, balanceOf, checkKey,
   newChannel, newestSigned, offerFromJSON, offerOf, otherParty, partyKey, pay, updateFromJSON, updateOf, writeAtomic,
   type ChannelTxRecord, type WalletChannel,
 } from "../../chain/channelStore.js";
 import { CliErrorCode } from "../errors.js";
 import { UsageError, asArgument, parseInteger, readArgumentFile } from "../args.js";
 import { DEFAULT_API, apiBase, call, formatCas, output, parseCas } from "../client.js";
-import { passphrase } from "./node.js";
-import { coinsFrom, parseFee, payer, submit, type AccountInfo, type Status } from "./wallet.js";
+import { coinsFrom, loadKey, parseFee, payer, submit, type AccountInfo, type Status } from "./wallet.js";
 
 /** Default wallet folder, relative to the working directory. */
 export const DEFAULT_WALLET = "wallet";
@@ -51,10 +49,6 @@ interface WalletOptions { wallet: string; json?: boolean }
 interface NodeOptions extends WalletOptions { api: string; wait?: boolean; fee?: string }
 
 const cas = (units: bigint): string => `${formatCas(units)} CAS`;
-
-async function loadKey(file: string): Promise<KeyPair> {
-  return generateKeyPair(await readKeyFile(file, passphrase()));
-}
 
 /** A channel address from `flag`; its network is its prefix's (tcas1 / cas1). */
 function channelArg(text: string, flag = "--channel"): Address {

@@ -22,15 +22,15 @@ import type { Command } from "commander";
 import { CasError } from "../../errors.js";
 import { AddressType, decodeAddress, encodeAddress, keyAddress, type Network } from "../../crypto/address.js";
 import { equalBytes, fromHex, toHex } from "../../crypto/bytes.js";
-import { CAS, txId } from "../../primitives/transaction.js";
+import { CAS, addressText, txId } from "../../primitives/transaction.js";
 import { declarationAddress, declarationToJSON, htlcClaimUnlock, HTLC_REFUND_UNLOCK, toDeclaration, type DeclarationJSON, type HtlcDeclaration } from "../../primitives/special.js";
 import { TxErrorCode } from "../../ledger/txErrors.js";
 import { buildTransfer } from "../../chain/wallet.js";
 import { UsageError, asArgument, parseInteger } from "../args.js";
 import { DEFAULT_API, apiBase, call, formatCas, output, parseCas } from "../client.js";
-import { parseFee, payer, type AccountInfo } from "./wallet.js";
+import { loadKey, parseFee, payer, type AccountInfo } from "./wallet.js";
 import {
-  AccountErrorCode, account, addressText, formatDuration, formatTime, keyAddressArgument, loadKey, preimageArgument, readDeclaration, readJsonArgument,
+  AccountErrorCode, account, formatDuration, formatTime, keyAddressArgument, preimageArgument, readDeclaration, readJsonArgument,
   sha256, spendAccount, submitTx, writeJson, type NodeStatus,
 } from "./account.js";
 

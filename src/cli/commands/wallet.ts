@@ -7,7 +7,7 @@ import { fromHex, toHex } from "../../crypto/bytes.js";
 import { generateKeyPair, type KeyPair } from "../../crypto/ed25519.js";
 import { readKeyFile } from "../../crypto/keyFile.js";
 import { MAX_AMOUNT } from "../../primitives/codec.js";
-import { CAS, txToJSON, type Transaction } from "../../primitives/transaction.js";
+import { CAS, addressText, txToJSON, type Transaction } from "../../primitives/transaction.js";
 import { buildConsolidation, buildTransfer, type SpendableCoin, type TxRequest } from "../../chain/wallet.js";
 import { asArgument, parseInteger } from "../args.js";
 import { DEFAULT_API, apiBase, call, formatCas, output, parseCas } from "../client.js";
@@ -56,7 +56,8 @@ export function coinsFrom(info: Pick<AddressInfo, "address" | "unspent">, networ
   });
 }
 
-async function loadKey(file: string): Promise<KeyPair> {
+/** The key in a key file (passphrase in CAS_PASSPHRASE). */
+export async function loadKey(file: string): Promise<KeyPair> {
   return generateKeyPair(await readKeyFile(file, passphrase()));
 }
 
@@ -81,7 +82,7 @@ interface SendOptions { key: string; to: string; amount: string; currency?: stri
 
 /** Posts `tx`; with `wait`, polls until it is committed (for 30 s at most, then reports it pending). */
 export async function submit(base: string, tx: Transaction, network: Network, wait: boolean): Promise<{ id: string; status: string }> {
-  const json = txToJSON(tx, { encode: (a) => encodeAddress(a, network), decode: (t, f) => decodeAddress(t, network, f) });
+  const json = txToJSON(tx, addressText(network));
   const r = await call<{ id: string; status: string }>(base, "/tx", json);
   if (!wait) return r;
   for (let i = 0; i < 120; i++) {
