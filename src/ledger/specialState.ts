@@ -90,7 +90,6 @@ export class SpecialState {
     const revealed = new Set<string>();
     const lookup = (k: string): SpecialDeclaration | undefined => this.declared.get(k) ?? published.get(k);
     txs.forEach((tx, t) => {
-      if (tx.declarations.length === 0 && tx.inputs.length === 0) return;
       const f = `${field}.txs[${t}]`;
       for (const [k, d] of declarationsOf(tx, f)) {
         if (lookup(k) !== undefined) continue;
@@ -116,6 +115,8 @@ export class SpecialState {
         if (!records.has(k)) undo.push({ key: channelKey(addressBytes(address)), value: before === undefined ? null : encodeChannelRecord(before) });
         records.set(k, after);
       }
+      // Only a hash lock or an HTLC claim reveals a preimage, and both carry unlock data.
+      if (!tx.inputs.some((input) => input.unlock.length > 0)) return;
       coins(t).forEach((coin, i) => {
         if (coin === undefined) return; // a proposal's own mistake, which validation reports
         const unlock = tx.inputs[i]!.unlock;

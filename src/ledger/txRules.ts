@@ -198,7 +198,10 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
 /** The declarations a transaction carries, decoded, by address key (bytesKey of the 21-byte address); at most one per address. */
 const carried = new WeakMap<Transaction, Map<string, SpecialDeclaration>>();
 
-export function declarationsOf(tx: Transaction, field = "tx"): Map<string, SpecialDeclaration> {
+const NONE: ReadonlyMap<string, SpecialDeclaration> = new Map();
+
+export function declarationsOf(tx: Transaction, field = "tx"): ReadonlyMap<string, SpecialDeclaration> {
+  if (tx.declarations.length === 0) return NONE; // most transactions: nothing to decode or remember
   let m = carried.get(tx);
   if (m !== undefined) return m;
   m = new Map();
