@@ -28,9 +28,9 @@
 
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { CasError } from "../errors.js";
-import { addressBytes, addressFromBytes, keyAddress, AddressType, ADDRESS_BYTES, ADDRESS_HASH_BYTES, type Address } from "../crypto/address.js";
+import { addressBytes, addressFromBytes, AddressType, ADDRESS_BYTES, ADDRESS_HASH_BYTES, type Address } from "../crypto/address.js";
 import { bytesKey, compareBytes, equalBytes, fromHex, toHex } from "../crypto/bytes.js";
-import { MAX_AMOUNT, Reader, Writer, duplicate, unknownTag } from "./codec.js";
+import { MAX_AMOUNT, Reader, Writer, duplicate } from "./codec.js";
 import { CodecErrorCode } from "./errors.js";
 import { decimal, type AddressText, type Declaration } from "./transaction.js";
 import { jsonChecks } from "./json.js";
@@ -424,14 +424,4 @@ export function signedStateFromJSON(value: unknown, text: AddressText, field = "
   const signatureB = sig(o.signatureB, `${field}.signatureB`);
   checkStateValues({ channel, seq, balanceA, balanceB }, field);
   return { channel, seq, balanceA, balanceB, ...(signatureA === undefined ? {} : { signatureA }), ...(signatureB === undefined ? {} : { signatureB }) };
-}
-
-/** The key addresses of a channel's parties. */
-export function channelParties(d: ChannelDeclaration): { a: Address; b: Address } {
-  return { a: keyAddress(d.partyA), b: keyAddress(d.partyB) };
-}
-
-/** Throws the codec error for an unknown unlock tag (shared by the rules). */
-export function unknownUnlock(field: string, tag: number): CasError {
-  return unknownTag(field, tag);
 }
