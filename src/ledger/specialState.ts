@@ -90,6 +90,9 @@ export class SpecialState {
     const revealed = new Set<string>();
     const lookup = (k: string): SpecialDeclaration | undefined => this.declared.get(k) ?? published.get(k);
     txs.forEach((tx, t) => {
+      // Most transactions publish nothing, operate no channel and reveal nothing: nothing to do.
+      const revealing = tx.inputs.some((input) => input.unlock.length > 0);
+      if (tx.declarations.length === 0 && !revealing && channelOpOf(tx) === undefined) return;
       const f = `${field}.txs[${t}]`;
       for (const [k, d] of declarationsOf(tx, f)) {
         if (lookup(k) !== undefined) continue;
@@ -116,7 +119,7 @@ export class SpecialState {
         records.set(k, after);
       }
       // Only a hash lock or an HTLC claim reveals a preimage, and both carry unlock data.
-      if (!tx.inputs.some((input) => input.unlock.length > 0)) return;
+      if (!revealing) return;
       coins(t).forEach((coin, i) => {
         if (coin === undefined) return; // a proposal's own mistake, which validation reports
         const unlock = tx.inputs[i]!.unlock;
