@@ -18,6 +18,11 @@
 //    transactions never depend on each other's coins, so they can be
 //    validated in any order or in parallel; staking operations apply in block
 //    order;
+//  - a coin at a special address is unlocked by its declaration (carried by
+//    the spending transaction or published in an earlier block) at the
+//    block's time; declarations are published, channel closes, disputes and
+//    settlements applied to the channel records, in block order
+//    (specialState.ts);
 //  - no outpoint is spent twice in the block (wasm outpoint set);
 //  - every signature verifies (transactions, certificates, recorded prevotes,
 //    evidence), in one batch;
@@ -25,7 +30,8 @@
 //    in block order (the ContractHost, src/contracts/runner.ts), after
 //    every other rule holds;
 //  - state root = root of the balance tree after the block (balances, each
-//    key's bonded and unbonding stake, contract accounts, code and storage).
+//    key's bonded and unbonding stake, contract accounts, code and storage,
+//    published declarations and channel records).
 
 import { CasError } from "../errors.js";
 import { addressBytes, addressFromBytes, type Address } from "../crypto/address.js";
