@@ -3,10 +3,7 @@
 // tampered, and bad input answered with a 4xx and a code while the node runs on.
 
 import t from "tap";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { decodeAddress, encodeAddress, keyAddress } from "../../src/crypto/address.js";
 import { generateKeyPair } from "../../src/crypto/ed25519.js";
 import { readKeyFile } from "../../src/crypto/keyFile.js";
@@ -15,46 +12,16 @@ import { buildTransfer, type SpendableCoin } from "../../src/chain/wallet.js";
 import {
   balanceProofFromJSON, ledgerHeaderFromJSON, txProofFromJSON, verifyBalanceProof, verifyTxProof,
 } from "../../src/chain/proofs.js";
-import { CasNode } from "../../src/node/node.js";
-import { NODE_DEFAULTS } from "../../src/node/options.js";
-import { initDevnet } from "../../src/cli/commands/node.js";
 import { writeKeyFile } from "../../src/crypto/keyFile.js";
 import { decodeWitness, encodeWitness, witnessHash } from "../../src/primitives/witness.js";
 import { meetsTarget } from "../../src/crypto/pow.js";
 import { mineCommand } from "../../src/cli/commands/mine.js";
 import { Command } from "commander";
 import { hex, flipped } from "../helpers.js";
+import { apiNode } from "../apiNode.js";
 
-const dir = mkdtempSync(join(tmpdir(), "cas-api-"));
-let node: CasNode;
-t.before(async () => {
-  await initDevnet(dir, "cas-apitest");
-  node = await CasNode.start({
-    ...NODE_DEFAULTS, dataDir: dir, apiHost: "127.0.0.1", apiPort: 0, blockIntervalMs: 50, workers: 1, passphrase: "",
-  }, pino({ level: "silent" }));
-});
-t.teardown(async () => {
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(node.apiUrl + path);
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function post(path: string, body: string, type = "application/json"): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(node.apiUrl + path, { method: "POST", headers: { "content-type": type }, body });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("condition not reached");
-}
+const live = apiNode(t, "cas-apitest", { blockIntervalMs: 50 });
+const { get, post, waitFor } = live;
 
 const addr = (a: ReturnType<typeof keyAddress>) => encodeAddress(a, "test");
 
@@ -70,7 +37,7 @@ async function spendable(address: string): Promise<SpendableCoin[]> {
 }
 
 t.test("a payment through the API, then every read route and both proofs", async (t) => {
-  const sale = generateKeyPair(await readKeyFile(join(dir, "keys", "sale.json"), ""));
+  const sale = generateKeyPair(await readKeyFile(join(live.dir, "keys", "sale.json"), ""));
   const bob = generateKeyPair();
   const status = (await get("/status")).body;
   t.equal(status.chainId, "cas-apitest", "status names the chain");
@@ -153,7 +120,7 @@ t.test("witness mining against the node: cas mine finds witnesses the node accep
   // The first segment (blocks 0..9) is final once the tip reaches 9.
   await waitFor(async () => Number((await get("/status")).body.height) >= 25);
   const miner = generateKeyPair();
-  const keyFile = join(dir, "miner.json");
+  const keyFile = join(live.dir, "miner.json");
   await writeKeyFile(keyFile, miner.secretKey, process.env.CAS_PASSPHRASE ?? "", { n: 1024 });
   const template = await get(`/witness/template?miner=${addr(keyAddress(miner.publicKey))}`);
   t.equal(template.status, 200, "a template is served");
@@ -161,7 +128,7 @@ t.test("witness mining against the node: cas mine finds witnesses the node accep
   let out = "";
   const program = new Command("cas").exitOverride();
   mineCommand(program, { write: (text: string) => { out += text; } });
-  await program.parseAsync(["mine", "--key", keyFile, "--api", node.apiUrl.replace("http://", ""), "--workers", "1", "--blocks", "2", "--json"], { from: "user" });
+  await program.parseAsync(["mine", "--key", keyFile, "--api", live.node.apiUrl.replace("http://", ""), "--workers", "1", "--blocks", "2", "--json"], { from: "user" });
   const found = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "found");
   t.equal(found.length, 2, "two witnesses found");
   t.ok(found.every((l) => l.accepted === true), "and accepted by the node");

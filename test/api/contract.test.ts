@@ -7,70 +7,32 @@
 
 import t, { type Test } from "tap";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
 import { decodeAddress, encodeAddress, keyAddress } from "../../src/crypto/address.js";
 import { generateKeyPair, type KeyPair } from "../../src/crypto/ed25519.js";
-import { readKeyFile } from "../../src/crypto/keyFile.js";
 import { CAS, encodeTx, TxKind, txToJSON, type Transaction } from "../../src/primitives/transaction.js";
 import { contractAddress, decodeDeployPayload, encodeDeployPayload, decodeCallPayload } from "../../src/primitives/contract.js";
 import { buildCall, buildDeploy, buildTransfer, signTransaction, type SpendableCoin } from "../../src/chain/wallet.js";
 import { encodeValue } from "../../src/contracts/values.js";
-import { CasNode } from "../../src/node/node.js";
-import { NODE_DEFAULTS } from "../../src/node/options.js";
-import { initDevnet } from "../../src/cli/commands/node.js";
 import { codeOf, hex } from "../helpers.js";
+import { apiNode, type Reply } from "../apiNode.js";
+import { coinsFrom, type AddressInfo } from "../../src/cli/commands/wallet.js";
 
 const CHAIN = "cas-contractapi";
-const dir = mkdtempSync(join(tmpdir(), "cas-contract-api-"));
-let node: CasNode;
+const live = apiNode(t, CHAIN, { blockIntervalMs: 300, emptyBlocks: false });
 
-t.before(async () => {
-  await initDevnet(dir, CHAIN);
-  node = await CasNode.start({
-    ...NODE_DEFAULTS, dataDir: dir, apiHost: "127.0.0.1", apiPort: 0, blockIntervalMs: 300, emptyBlocks: false, workers: 1, passphrase: "",
-  }, pino({ level: "silent" }));
-});
-t.teardown(async () => {
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const get = live.get;
 
-type Reply = { status: number; body: Record<string, unknown> };
-
-async function get(path: string): Promise<Reply> {
-  const r = await fetch(node.apiUrl + path);
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function postRaw(path: string, body: string): Promise<Reply> {
-  const r = await fetch(node.apiUrl + path, { method: "POST", headers: { "content-type": "application/json" }, body });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
+const postRaw = (path: string, body: string): Promise<Reply> => live.post(path, body);
 
 const json = { encode: (a: Parameters<typeof encodeAddress>[0]) => encodeAddress(a, "test"), decode: (s: string, f: string) => decodeAddress(s, "test", f) };
 const addr = (key: KeyPair): string => encodeAddress(keyAddress(key.publicKey), "test");
 const postTx = (tx: Transaction): Promise<Reply> => postRaw("/tx", JSON.stringify(txToJSON(tx, json)));
 const view = (address: string, body: unknown): Promise<Reply> => postRaw(`/contract/${address}/view`, JSON.stringify(body));
 
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("condition not reached");
-}
+const waitFor = live.waitFor;
 
 async function coinsOf(key: KeyPair): Promise<SpendableCoin[]> {
-  const info = (await get(`/address/${addr(key)}`)).body as { unspent: { txId: string; index: number; currency: string; amount: string; height: string }[] };
-  return info.unspent.map((u) => {
-    const outpoint = new Uint8Array(36);
-    outpoint.set(Buffer.from(u.txId, "hex"));
-    new DataView(outpoint.buffer).setUint32(32, u.index, true);
-    return { outpoint, coin: { output: { address: keyAddress(key.publicKey), currency: Buffer.from(u.currency, "hex"), amount: BigInt(u.amount) }, height: BigInt(u.height) } };
-  });
+  return coinsFrom((await get(`/address/${addr(key)}`)).body as unknown as AddressInfo, "test");
 }
 
 async function request(key: KeyPair): Promise<{ chainId: string; key: KeyPair; coins: SpendableCoin[]; feePerByte: bigint; expiresAt: bigint }> {
@@ -112,7 +74,7 @@ let contract = "";
 let deployId = "";
 
 t.test("deploy, call and read a counter", async (t) => {
-  sale = generateKeyPair(await readKeyFile(join(dir, "keys", "sale.json"), ""));
+  sale = await live.key("sale");
   const deployTx = buildDeploy({ ...await request(sale), code: COUNTER, args: encodeValue([5n]), nonce: 0n, gasLimit: 1_000_000n });
   t.equal(deployTx.kind, TxKind.Deploy, "a deploy transaction");
   t.ok(deployTx.fee >= 1_000_000n + BigInt(encodeTx(deployTx).length), `the default fee ${deployTx.fee} pays the gas limit and 1 per byte`);
@@ -213,7 +175,7 @@ t.test("bad input: 4xx with a code, a failed receipt for a missing function", as
   t.same([gasFee.status, gasFee.body.code], [422, "TX_GAS_FEE"], "a deploy whose fee does not pay its gas limit: 422 TX_GAS_FEE");
   const badArgs = await postTx(resigned(encodeDeployPayload({ ...p, args: '[{"$big":"x"}]', gasLimit: 1_000n })));
   t.same([badArgs.status, badArgs.body.code], [400, "CONTRACT_PAYLOAD"], "a deploy with malformed init arguments: 400 CONTRACT_PAYLOAD");
-  t.equal(node.mempool.size, 0, "nothing refused reached the mempool");
+  t.equal(live.node.mempool.size, 0, "nothing refused reached the mempool");
   await alive(t, "the refused transactions");
 });
 

@@ -6,75 +6,37 @@
 // answered 422 with their TX_ code while the node runs on.
 
 import t from "tap";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { pino } from "pino";
-import { AddressType, decodeAddress, encodeAddress, keyAddress, type Address } from "../../src/crypto/address.js";
+import { AddressType, encodeAddress, keyAddress, type Address } from "../../src/crypto/address.js";
 import { generateKeyPair, type KeyPair } from "../../src/crypto/ed25519.js";
-import { readKeyFile } from "../../src/crypto/keyFile.js";
-import { CAS, txToJSON, type AddressText, type Declaration, type Transaction } from "../../src/primitives/transaction.js";
+import { CAS, addressText, txToJSON, type Declaration, type Transaction } from "../../src/primitives/transaction.js";
 import {
   declarationAddress, declarationToJSON, htlcClaimUnlock, multisig, toDeclaration, type SpecialDeclaration,
 } from "../../src/primitives/special.js";
 import { buildSpecialTx } from "../../src/chain/specialWallet.js";
 import type { SpendableCoin } from "../../src/chain/wallet.js";
-import { CasNode } from "../../src/node/node.js";
-import { NODE_DEFAULTS } from "../../src/node/options.js";
-import { initDevnet } from "../../src/cli/commands/node.js";
 import { hex, random } from "../helpers.js";
+import { apiNode, type Reply } from "../apiNode.js";
+import { coinsFrom, type AddressInfo } from "../../src/cli/commands/wallet.js";
 
 const CHAIN = "cas-specialapi";
-const dir = mkdtempSync(join(tmpdir(), "cas-special-api-"));
-let node: CasNode;
+const live = apiNode(t, CHAIN, { blockIntervalMs: 50 });
 let sale: KeyPair;
-
 t.before(async () => {
-  await initDevnet(dir, CHAIN);
-  node = await CasNode.start({
-    ...NODE_DEFAULTS, dataDir: dir, apiHost: "127.0.0.1", apiPort: 0, blockIntervalMs: 50, workers: 1, passphrase: "",
-  }, pino({ level: "silent" }));
-  sale = generateKeyPair(await readKeyFile(join(dir, "keys", "sale.json"), ""));
-});
-t.teardown(async () => {
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
+  sale = await live.key("sale");
 });
 
-type Reply = { status: number; body: Record<string, unknown> };
+const get = live.get;
+const post = (path: string, body: unknown): Promise<Reply> => live.post(path, JSON.stringify(body));
+const waitFor = live.waitFor;
 
-async function get(path: string): Promise<Reply> {
-  const r = await fetch(node.apiUrl + path);
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function post(path: string, body: unknown): Promise<Reply> {
-  const r = await fetch(node.apiUrl + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("condition not reached");
-}
-
-const text: AddressText = { encode: (a) => encodeAddress(a, "test"), decode: (s, f) => decodeAddress(s, "test", f) };
+const text = addressText("test");
 const addr = (a: Address): string => encodeAddress(a, "test");
 const keyAddr = (k: KeyPair): Address => keyAddress(k.publicKey);
 const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(b).digest());
 
 async function spendable(a: Address): Promise<SpendableCoin[]> {
-  const info = (await get(`/address/${addr(a)}`)).body as { unspent: { txId: string; index: number; currency: string; amount: string; height: string }[] };
-  return info.unspent.map((u) => {
-    const outpoint = new Uint8Array(36);
-    outpoint.set(Buffer.from(u.txId, "hex"));
-    new DataView(outpoint.buffer).setUint32(32, u.index, true);
-    return { outpoint, coin: { output: { address: a, currency: Buffer.from(u.currency, "hex"), amount: BigInt(u.amount) }, height: BigInt(u.height) } };
-  });
+  return coinsFrom((await get(`/address/${addr(a)}`)).body as unknown as AddressInfo, "test");
 }
 
 /** What a transaction needs of the chain now: an expiry an hour after the tip, and the node's fee rate. */

@@ -2,7 +2,7 @@
 // fastify on 127.0.0.1): a stake, a delegate vote and an unstake committed and
 // seen in /address, /validators and /epoch; the staking rules' refusals with
 // their statuses; and `cas stake`, `cas vote-delegate`, `cas validators` and
-// `cas balance` as child processes of the built CLI against the same node.
+// `cas balance` as child processes of the built CLI against the same live.node.
 //
 // The node makes no empty blocks and waits a second between blocks, so the
 // chain moves only when the test submits something, and a transaction
@@ -11,67 +11,34 @@
 // between them).
 
 import t, { type Test } from "tap";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { decodeAddress, encodeAddress, keyAddress } from "../../src/crypto/address.js";
 import { generateKeyPair, type KeyPair } from "../../src/crypto/ed25519.js";
 import { readKeyFile, writeKeyFile } from "../../src/crypto/keyFile.js";
 import { CAS, txToJSON, type Transaction } from "../../src/primitives/transaction.js";
 import { buildStake, buildTransfer, buildUnstake, buildVoteDelegate, type SpendableCoin } from "../../src/chain/wallet.js";
-import { CasNode } from "../../src/node/node.js";
-import { NODE_DEFAULTS } from "../../src/node/options.js";
-import { initDevnet } from "../../src/cli/commands/node.js";
 import { casAsync, hex } from "../helpers.js";
+import { apiNode, type Reply } from "../apiNode.js";
+import { coinsFrom, type AddressInfo } from "../../src/cli/commands/wallet.js";
 
 const UNIT = 100_000_000n;
 const CHAIN = "cas-staketest";
-const dir = mkdtempSync(join(tmpdir(), "cas-stake-"));
-let node: CasNode;
+const live = apiNode(t, CHAIN, { blockIntervalMs: 1000, emptyBlocks: false });
 
-t.before(async () => {
-  await initDevnet(dir, CHAIN);
-  node = await CasNode.start({
-    ...NODE_DEFAULTS, dataDir: dir, apiHost: "127.0.0.1", apiPort: 0, blockIntervalMs: 1000, emptyBlocks: false, workers: 1, passphrase: "",
-  }, pino({ level: "silent" }));
-});
-t.teardown(async () => {
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-type Reply = { status: number; body: Record<string, unknown> };
-
-async function get(path: string): Promise<Reply> {
-  const r = await fetch(node.apiUrl + path);
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
+const get = live.get;
 
 const addr = (key: KeyPair | Uint8Array): string => encodeAddress(keyAddress(key instanceof Uint8Array ? key : key.publicKey), "test");
 const json = { encode: (a: Parameters<typeof encodeAddress>[0]) => encodeAddress(a, "test"), decode: (s: string, f: string) => decodeAddress(s, "test", f) };
 
 async function post(tx: Transaction): Promise<Reply> {
-  const r = await fetch(`${node.apiUrl}/tx`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(txToJSON(tx, json)) });
+  const r = await fetch(`${live.node.apiUrl}/tx`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(txToJSON(tx, json)) });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
-async function waitFor(check: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("condition not reached");
-}
+const waitFor = live.waitFor;
 
 async function coinsOf(key: KeyPair): Promise<SpendableCoin[]> {
-  const info = (await get(`/address/${addr(key)}`)).body as { unspent: { txId: string; index: number; currency: string; amount: string; height: string }[] };
-  return info.unspent.map((u) => {
-    const outpoint = new Uint8Array(36);
-    outpoint.set(Buffer.from(u.txId, "hex"));
-    new DataView(outpoint.buffer).setUint32(32, u.index, true);
-    return { outpoint, coin: { output: { address: keyAddress(key.publicKey), currency: Buffer.from(u.currency, "hex"), amount: BigInt(u.amount) }, height: BigInt(u.height) } };
-  });
+  return coinsFrom((await get(`/address/${addr(key)}`)).body as unknown as AddressInfo, "test");
 }
 
 /** The fields every builder takes, for `key` with `coins` (all of its coins by default). */
@@ -112,17 +79,17 @@ const validators = async (): Promise<ValidatorsBody> => (await get("/validators"
 
 const cas = casAsync;
 
-const sale = (): Promise<KeyPair> => readKeyFile(join(dir, "keys", "sale.json"), "").then(generateKeyPair);
+const sale = (): Promise<KeyPair> => readKeyFile(join(live.dir, "keys", "sale.json"), "").then(generateKeyPair);
 const staker = generateKeyPair();
-const stakerFile = join(dir, "staker.json");
+const stakerFile = join(live.dir, "staker.json");
 let validator: KeyPair;
 let api = "";
 const posMinimum = 100_000n * UNIT;
 
 t.test("a stake, a vote and an unstake through the API", async (t) => {
-  validator = generateKeyPair(await readKeyFile(join(dir, "keys", "validator.json"), ""));
-  api = node.apiUrl.replace("http://", "");
-  t.equal(node.genesis.consensus.posMinimum, posMinimum, "the devnet's POS minimum is 100,000 CAS");
+  validator = generateKeyPair(await readKeyFile(join(live.dir, "keys", "validator.json"), ""));
+  api = live.node.apiUrl.replace("http://", "");
+  t.equal(live.node.genesis.consensus.posMinimum, posMinimum, "the devnet's POS minimum is 100,000 CAS");
 
   // Two coins for the staker: a large one to stake from, a small one for fees.
   const payer = await sale();
@@ -182,7 +149,7 @@ t.test("a stake, a vote and an unstake through the API", async (t) => {
   const bonded = (await validators()).candidates.find((c) => c.publicKey === hex(staker.publicKey))!.stake;
   t.same(info.stake, {
     bonded, unbonding: (20_000n * UNIT).toString(),
-    unbondingEntries: [{ amount: (20_000n * UNIT).toString(), release: (height + BigInt(node.genesis.consensus.unbondingPeriod)).toString() }],
+    unbondingEntries: [{ amount: (20_000n * UNIT).toString(), release: (height + BigInt(live.node.genesis.consensus.unbondingPeriod)).toString() }],
     vote: [hex(validator.publicKey)],
   }, "/address: the amount moved to unbonding, released after the unbonding period");
   t.ok(BigInt(bonded) < BigInt(before.stake.bonded), "the bonded stake went down");
@@ -231,7 +198,7 @@ t.test("the staking commands against the same node", async (t) => {
     [["vote-delegate", "--key", stakerFile, "--candidate", hex(staker.publicKey), "--candidates", hex(staker.publicKey), "--api", api], 2, /^cas: --candidates: [0-9a-f]{64} is named twice/],
     [["stake", "--key", stakerFile, "--amount", "1", "--fee", "x", "--api", api], 2, /^cas: --fee: expected a non-negative integer/],
     [["unstake", "--key", stakerFile, "--amount", "99999999", "--api", api], 1, /^cas: tx\.payload\.amount: unstakes/],
-    [["vote-delegate", "--key", join(dir, "keys", "reserve.json"), "--candidate", hex(validator.publicKey), "--api", api], 1, /^cas: tx\.payload\.voter: a voter must have bonded stake/],
+    [["vote-delegate", "--key", join(live.dir, "keys", "reserve.json"), "--candidate", hex(validator.publicKey), "--api", api], 1, /^cas: tx\.payload\.voter: a voter must have bonded stake/],
     [["validators", "--api", "127.0.0.1:1"], 1, /^cas: --api: no node answers/],
   ];
   for (const [args, code, message] of cases) {
@@ -239,5 +206,5 @@ t.test("the staking commands against the same node", async (t) => {
     t.equal(r.code, code, `${args.slice(0, 5).join(" ")}: exit ${code}`);
     t.match(r.err, message, `${args.join(" ").slice(0, 90)}: the message`);
   }
-  t.equal(node.mempool.size, 0, "nothing refused reached the mempool");
+  t.equal(live.node.mempool.size, 0, "nothing refused reached the mempool");
 });
