@@ -29,8 +29,12 @@ let cluster: Cluster | undefined;
 let api = "";
 let network: Network = "test";
 const CAS_HEX = hex(CAS);
-/** Long enough for a close, a refused early settlement and a dispute to be committed before it ends (blocks come every second). */
-const SETTLE_DELAY = "8000";
+/**
+ * Long enough for a refused early settlement and a dispute to be committed
+ * before it ends: some 6 s here, and a CI machine under load may take several
+ * times that.
+ */
+const SETTLE_DELAY = "24000";
 
 const keyA = join(dir, "a.json"), keyB = join(dir, "b.json");
 const walletA = join(dir, "wallet-a"), walletB = join(dir, "wallet-b");

@@ -142,14 +142,17 @@ t.test("a swap Alice abandons: both refund after their lock times", async (t) =>
   const bobSwap = join(dir, "bob-2.json");
   const aliceBefore = await balance(one, alice.address), bobBefore = await balance(two, bob.address);
 
-  const init = await json(t, "swap", "initiate", "--key", alice.file, "--to", bob.address, "--amount", "7", "--timeout", "30",
+  // The early refund is tried on Alice's lock, the longer one and the one just
+  // made: Bob's, half of what hers has left, may be over before a loaded
+  // machine gets there.
+  const init = await json(t, "swap", "initiate", "--key", alice.file, "--to", bob.address, "--amount", "7", "--timeout", "40",
     "--out", aliceSwap, "--contract-out", aliceContract, "--api", one, "--wait");
+  const early = await cas("swap", "refund", "--swap", aliceSwap, "--key", alice.file, "--api", one);
+  t.equal(early.code, 1, "Alice's refund before her lock time exits 1");
+  t.match(early.err, /^cas: --swap: tcas1\w+ is refundable from .*Z, \d+ s after the tip's time; until then the receiver may claim it\n$/, "with the time left");
   const part = await json(t, "swap", "participate", "--contract", aliceContract, "--their-api", one, "--key", bob.file, "--amount", "9",
     "--min-time", "5", "--out", bobSwap, "--api", two, "--wait");
   t.equal(part.status, "committed", "both locked");
-  const early = await cas("swap", "refund", "--swap", bobSwap, "--key", bob.file, "--api", two);
-  t.equal(early.code, 1, "Bob's refund before his lock time exits 1");
-  t.match(early.err, /^cas: --swap: tcas1\w+ is refundable from .*Z, \d+ s after the tip's time; until then the receiver may claim it\n$/, "with the time left");
   const wrongKey = await cas("swap", "refund", "--swap", bobSwap, "--key", alice.file, "--api", two);
   t.equal(wrongKey.code, 2, "Alice cannot refund Bob's HTLC: exit 2");
 
