@@ -102,6 +102,8 @@ interface PeerState {
   height: bigint;
   validator: Uint8Array | undefined;
   helloDone: boolean;
+  /** When its hello last passed (Date.now()): its admission, and so its app score, changed then. */
+  heardAt: number;
 }
 
 /** Score points a peer may lose before it is dropped (gossipsub's graylist threshold, with weight 1). */
@@ -127,6 +129,12 @@ const TX_BATCH_MS = 5;
 /** Messages remembered so one that arrives twice (direct and gossip) is handled once. */
 const SEEN_LIMIT = 8192;
 const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Gossipsub's heartbeat, which is also how long it caches a peer's score. A
+ * score read at a heartbeat was computed at most this long before that
+ * heartbeat began, and a heartbeat begins after the previous one ended.
+ */
+const HEARTBEAT_MS = 1_000;
 
 export class CasNetwork {
   readonly topics: Topics;
@@ -134,6 +142,8 @@ export class CasNetwork {
   private readonly peers = new Map<string, PeerState>();
   private readonly penalties = new Map<string, number>();
   private readonly banned = new Map<string, number>();
+  /** When the previous gossipsub heartbeat ended (Date.now()), for dropGraylisted. */
+  private lastHeartbeat = 0;
   private readonly seen = new Map<string, Verdict>();
   private readonly directStreams = new Map<string, Promise<Stream | undefined>>();
   private readonly protocols: { hello: string; sync: string; direct: string };
@@ -191,7 +201,7 @@ export class CasNetwork {
         },
       });
     } catch (e) {
-      throw new CasError(NetErrorCode.UNAVAILABLE, `--listen: libp2p cannot start on ${options.listen.join(", ")} (${e instanceof Error ? e.message : String(e)})`, { field: "--listen", cause: e });
+      throw new CasError(NetErrorCode.UNAVAILABLE, `--listen: libp2p cannot start on ${options.listen.join(", ")} (${errorText(e)})`, { field: "--listen", cause: e });
     }
     net = new CasNetwork(libp2p, host, options, log);
     await net.wire();
@@ -235,7 +245,7 @@ export class CasNetwork {
     this.libp2p.addEventListener("connection:open", (e) => {
       const conn = e.detail;
       const id = conn.remotePeer.toString();
-      if (!this.peers.has(id)) this.peers.set(id, { height: -1n, validator: undefined, helloDone: false });
+      if (!this.peers.has(id)) this.peers.set(id, { height: -1n, validator: undefined, helloDone: false, heardAt: 0 });
       if (conn.direction === "outbound") void this.sayHello(conn);
       if (this.options.admission !== undefined) this.later(ADMISSION_GRACE_MS, () => this.dropUnadmitted(id));
     });
@@ -277,9 +287,9 @@ export class CasNetwork {
       if (verdict === "reject") this.penalize(from, 10, `${topic}: rejected`);
     } catch (e) {
       const penalty = e instanceof CasError ? e.peer : { verdict: "reject" as const, score: 10 };
-      if (!(e instanceof CasError)) this.log.warn({ topic, err: e instanceof Error ? e.message : String(e) }, "a peer message broke its handler");
+      if (!(e instanceof CasError)) this.log.warn({ topic, err: errorText(e) }, "a peer message broke its handler");
       verdict = penalty.verdict;
-      if (verdict === "reject") this.penalize(from, penalty.score, e instanceof Error ? e.message : String(e));
+      if (verdict === "reject") this.penalize(from, penalty.score, errorText(e));
     }
     // "ignore" depends on the moment (a height not reached yet): the same message may pass later.
     if (key !== undefined && verdict !== "ignore") this.remember(key, verdict);
@@ -352,7 +362,7 @@ export class CasNetwork {
 
   private publish(topic: string, data: Uint8Array): void {
     this.libp2p.services.pubsub.publish(topic, data).catch((e: unknown) => {
-      if (!this.stopped) this.log.debug({ topic, err: e instanceof Error ? e.message : String(e) }, "publish failed");
+      if (!this.stopped) this.log.debug({ topic, err: errorText(e) }, "publish failed");
     });
   }
 
@@ -455,10 +465,11 @@ export class CasNetwork {
     }
     // Trusted peers are admitted whatever they send; their maintainer changes are still adopted.
     this.options.admission?.admit(id, hello.admission);
-    const state = this.peers.get(id) ?? { height: -1n, validator: undefined, helloDone: false };
+    const state = this.peers.get(id) ?? { height: -1n, validator: undefined, helloDone: false, heardAt: 0 };
     state.height = hello.height > state.height ? hello.height : state.height;
     state.validator = hello.validator?.publicKey;
     state.helloDone = true;
+    state.heardAt = Date.now();
     this.peers.set(id, state);
     this.log.debug({ peer: id, height: Number(hello.height), validator: hello.validator === null ? null : toHex(hello.validator.publicKey).slice(0, 16) }, "peer said hello");
     if (hello.height > this.host.tip().height) this.host.onPeerAhead(hello.height);
@@ -474,7 +485,7 @@ export class CasNetwork {
       else this.ban(id, ADMISSION_COOLDOWN_MS);
       void conn.close().catch(() => undefined);
     } else {
-      this.log.debug({ peer: id, err: e instanceof Error ? e.message : String(e) }, "hello failed");
+      this.log.debug({ peer: id, err: errorText(e) }, "hello failed");
     }
   }
 
@@ -610,10 +621,20 @@ export class CasNetwork {
     }
   }
 
+  /**
+   * Drops admitted peers whose gossip score is below the graylist threshold.
+   * A score gossipsub cached before a peer's hello still holds the app score
+   * of a peer not admitted yet (10 times the threshold): a peer heard since
+   * `fresh` waits for the next heartbeat, or an honest validator that
+   * reconnected would be banned for its own admission.
+   */
   private dropGraylisted(): void {
     const pubsub = this.libp2p.services.pubsub;
+    const fresh = this.lastHeartbeat - HEARTBEAT_MS;
+    this.lastHeartbeat = Date.now();
     for (const peer of this.libp2p.getPeers()) {
       const id = peer.toString();
+      if ((this.peers.get(id)?.heardAt ?? 0) >= fresh) continue;
       const score = scoreOf(pubsub, id);
       if (score < GRAYLIST_THRESHOLD && (this.options.admission === undefined || this.options.admission.isAdmitted(id))) {
         this.drop(id, `gossip score ${score.toFixed(1)} is below ${GRAYLIST_THRESHOLD}`);
@@ -672,7 +693,7 @@ export class CasNetwork {
       if (!connected.has(peerId) && peerId !== this.peerId && !this.isBanned(peerId)) targets.push(addr);
     }
     await Promise.all(targets.map((t) => this.libp2p.dial(t, { signal: AbortSignal.timeout(REDIAL_MS * 2) }).catch((e: unknown) => {
-      this.log.debug({ addr: t.toString(), err: e instanceof Error ? e.message : String(e) }, "dial failed");
+      this.log.debug({ addr: t.toString(), err: errorText(e) }, "dial failed");
     })));
   }
 
@@ -712,6 +733,7 @@ export function gossipOptions(appScore: (peerId: string) => number): Parameters<
     allowPublishToZeroTopicPeers: true,
     ignoreDuplicatePublishError: true,
     emitSelf: false,
+    heartbeatInterval: HEARTBEAT_MS,
     msgIdFn: (m) => sha256(new TextEncoder().encode(m.topic), m.data),
     maxInboundDataLength: MAX_GOSSIP_BYTES + 1024,
     messageProcessingConcurrency: 64,
@@ -733,6 +755,17 @@ function topicName(topic: string): (typeof TOPIC_ORDER)[number] {
   return TOPIC_ORDER.find((t) => t === name) ?? "tx";
 }
 
+/**
+ * What went wrong, for a log line: libp2p rejects some calls with the DOM
+ * Event that aborted them (a connection closing), which prints as
+ * "[object Event]".
+ */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof Event !== "undefined" && e instanceof Event) return `aborted by a "${e.type}" event`;
+  return String(e);
+}
+
 /** Gossipsub's score of a peer (the class has it; the service's interface type does not). */
 function scoreOf(pubsub: GossipSub, peerId: string): number {
   return (pubsub as unknown as { getScore(id: string): number }).getScore(peerId);
@@ -751,7 +784,7 @@ export function checkAddress(text: string, flag: string): Multiaddr {
     if (!a.getComponents().some((c) => c.name === "tcp")) throw new Error("no /tcp/<port>");
     return a;
   } catch (e) {
-    throw new CasError(NetErrorCode.BAD_ADDRESS, `${flag}: ${JSON.stringify(text)} is not a TCP multiaddr like /ip4/127.0.0.1/tcp/7546 (${e instanceof Error ? e.message : String(e)})`, { field: flag });
+    throw new CasError(NetErrorCode.BAD_ADDRESS, `${flag}: ${JSON.stringify(text)} is not a TCP multiaddr like /ip4/127.0.0.1/tcp/7546 (${errorText(e)})`, { field: flag });
   }
 }
 

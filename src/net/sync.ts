@@ -7,7 +7,7 @@
 
 import type { Logger } from "pino";
 import { CasError } from "../errors.js";
-import type { CasNetwork } from "./network.js";
+import { errorText, type CasNetwork } from "./network.js";
 import type { CommittedBlock } from "./wire.js";
 import type { WitnessHeader } from "../primitives/witness.js";
 
@@ -118,7 +118,7 @@ export class Synchronizer {
         if (this.target.tipHeight() > tip) return true;
       } catch (e) {
         if (e instanceof CasError && e.peer.verdict === "reject") this.net.penalize(peer, e.peer.score, `sync: ${e.message}`);
-        this.log.warn({ peer, err: e instanceof Error ? e.message : String(e) }, "sync from a peer failed; trying the next");
+        this.log.warn({ peer, err: errorText(e) }, "sync from a peer failed; trying the next");
       }
     }
     return false;
