@@ -34,10 +34,10 @@
 //    published declarations and channel records).
 
 import { CasError } from "../errors.js";
-import { addressBytes, addressFromBytes, type Address } from "../crypto/address.js";
+import { ADDRESS_BYTES, addressBytes, addressFromBytes, type Address } from "../crypto/address.js";
 import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
-import { Reader, Writer } from "../primitives/codec.js";
+import { MAX_AMOUNT_BYTES, Reader, Writer, writeAmount } from "../primitives/codec.js";
 import {
   BLOCK_VERSION, NO_COMMIT, encodeBlock, encodeCommit, encodeLedgerHeader, blockHash, decodeBlock, decodeCommit, decodeLedgerHeader,
   ledgerHash, ledgerHeaderOf, type Block, type BlockHeader, type Commit, type LedgerHeader,
@@ -151,6 +151,9 @@ export interface BlockDraft {
   readonly prevotes?: readonly Vote[];
 }
 
+/** A change of an address's balance of a currency, with the address's map key when the caller has it (addressKey). */
+type Delta = readonly [address: Address, currency: Uint8Array, delta: bigint, owner?: string];
+
 /** A balance change: the key of the state tree, and who and what it is for. */
 interface BalanceChange {
   readonly address: Address;
@@ -158,28 +161,49 @@ interface BalanceChange {
   delta: bigint;
 }
 
+/**
+ * A coin as the ledger holds it: with its owner's map key (addressKey),
+ * computed once when the coin is created and reused by every balance change
+ * and index update that touches it.
+ */
+interface HeldCoin extends Coin {
+  readonly owner: string;
+}
+
+function held(coin: Coin): HeldCoin {
+  return { output: coin.output, height: coin.height, owner: addressKey(coin.output.address) };
+}
+
 /** What applying a block does, computed before anything is written. */
 interface BlockEffects {
   /** Staking state changes and witness settlement: store changes, and undo values of the keys they replace. */
   aux?: { readonly ops: readonly BatchOp[]; readonly undo: readonly BatchOp[] };
   readonly ids: Uint8Array[];
-  readonly spent: { key: Uint8Array; id?: string; coin: Coin }[];
-  readonly created: { key: Uint8Array; coin: Coin }[];
+  readonly spent: { key: Uint8Array; id?: string; coin: HeldCoin }[];
+  readonly created: { key: Uint8Array; coin: HeldCoin }[];
   /** New balances by state key (hex); 0n removes. */
   readonly balances: Map<string, { address: Address; currency: Uint8Array; key: Uint8Array; before: bigint; after: bigint }>;
   /** Contract code and storage leaves of the state tree. */
   leaves?: readonly { key: Uint8Array; before: bigint; after: bigint }[];
 }
 
-/** A coin's encoding: height u64 LE ‖ output (codec.ts rules), written directly (tens of thousands per block). */
+/** Scratch for an amount's encoding, so a coin's bytes are allocated once at their exact size. */
+const amountScratch = new Uint8Array(MAX_AMOUNT_BYTES);
+
+/**
+ * A coin's encoding: height u64 LE ‖ output (codec.ts rules), written
+ * directly (tens of thousands per block): one exact-size allocation, no
+ * views or bigint steps for the common case.
+ */
 export function encodeCoin(c: Coin): Uint8Array {
   const o = c.output;
   const cas = isZeroBytes(o.currency);
-  const out = new Uint8Array(8 + 21 + (cas ? 1 : 33) + 19); // height, address, currency, amount (at most 19 bytes)
-  let h = c.height;
-  for (let i = 0; i < 8; i++, h >>= 8n) out[i] = Number(h & 0xffn);
+  const amountEnd = writeAmount(amountScratch, 0, o.amount);
+  const out = new Uint8Array(8 + ADDRESS_BYTES + (cas ? 1 : 33) + amountEnd);
+  writeU64(out, 0, c.height);
   out[8] = o.address.type;
-  out.set(o.address.hash, 9);
+  const hash = o.address.hash;
+  for (let i = 0; i < 20; i++) out[9 + i] = hash[i]!;
   let at = 29;
   if (cas) out[at++] = 0;
   else {
@@ -187,13 +211,26 @@ export function encodeCoin(c: Coin): Uint8Array {
     out.set(o.currency, at);
     at += 32;
   }
-  let a = o.amount;
-  while (a >= 0x80n) {
-    out[at++] = Number(a & 0x7fn) | 0x80;
-    a >>= 7n;
+  for (let i = 0; i < amountEnd; i++) out[at + i] = amountScratch[i]!;
+  return out;
+}
+
+/** Writes `v` (u64) little-endian at `at`; heights are safe Numbers, so no bigint steps for them. */
+function writeU64(out: Uint8Array, at: number, v: bigint): void {
+  if (v > 0x1fffffffffffffn) {
+    new DataView(out.buffer, out.byteOffset).setBigUint64(at, v, true);
+    return;
   }
-  out[at++] = Number(a);
-  return out.subarray(0, at);
+  const n = Number(v);
+  const lo = n % 0x100000000, hi = (n - lo) / 0x100000000;
+  out[at] = lo & 0xff;
+  out[at + 1] = (lo >>> 8) & 0xff;
+  out[at + 2] = (lo >>> 16) & 0xff;
+  out[at + 3] = lo >>> 24;
+  out[at + 4] = hi & 0xff;
+  out[at + 5] = (hi >>> 8) & 0xff;
+  out[at + 6] = (hi >>> 16) & 0xff;
+  out[at + 7] = hi >>> 24;
 }
 
 export function decodeCoin(bytes: Uint8Array, field = "coin"): Coin {
@@ -270,9 +307,19 @@ interface Prepared {
   readonly special: SpecialEffects;
 }
 
+/** A block proposeBlock built, with what it computed on the coins of `coinVersion` at `parent`. */
+interface Proposal {
+  readonly block: Block;
+  readonly parent: Tip;
+  readonly coinVersion: number;
+  readonly effects: BlockEffects;
+  readonly contracts: ContractRun | undefined;
+  readonly special: SpecialEffects;
+}
+
 export class Ledger implements CoinView {
   /** Every unspent coin, by bytesKey of its outpoint. */
-  private readonly coins = new Map<string, Coin>();
+  private readonly coins = new Map<string, HeldCoin>();
   /** Outpoints (bytesKey) of the unspent coins of each address (addressKey). */
   private readonly byAddress = new Map<string, Set<string>>();
   private readonly unspent: OutpointSet;
@@ -291,6 +338,12 @@ export class Ledger implements CoinView {
   private staged: Prepared | undefined;
   /** The write batch in progress (a block's balances are in the tree before its tip is). */
   private writing: Promise<unknown> | undefined;
+  /**
+   * What proposeBlock computed for the block it returned last: validating
+   * that very block on the same coins (the proposer's prevote) reuses it
+   * instead of computing it again. Every rule is still checked.
+   */
+  private proposed: Proposal | undefined;
 
   private constructor(
     private readonly store: Store, readonly params: LedgerParams, tip: Tip, dpos: DposState, expected: number, private readonly contracts: ContractHost | undefined,
@@ -430,7 +483,7 @@ export class Ledger implements CoinView {
   }
 
   /** Removes `gone` from the coin caches and adds `added`. */
-  private applyCoins(gone: readonly { key: Uint8Array; id?: string; coin: Coin }[], added: readonly { key: Uint8Array; coin: Coin }[]): void {
+  private applyCoins(gone: readonly { key: Uint8Array; id?: string; coin: HeldCoin }[], added: readonly { key: Uint8Array; coin: HeldCoin }[]): void {
     this.coinVersion_++;
     for (const s of gone) this.removeCoin(s.key, s.coin, s.id);
     if (gone.length > 0) this.unspent.delete(concat(gone.map((s) => s.key)));
@@ -438,19 +491,19 @@ export class Ledger implements CoinView {
     if (added.length > 0) this.unspent.insert(concat(added.map((c) => c.key)));
   }
 
-  private addCoin(key: Uint8Array, coin: Coin): void {
+  private addCoin(key: Uint8Array, coin: HeldCoin): void {
     const k = bytesKey(key);
     this.coins.set(k, coin);
-    const a = addressKey(coin.output.address);
+    const a = coin.owner;
     let set = this.byAddress.get(a);
     if (set === undefined) this.byAddress.set(a, (set = new Set()));
     set.add(k);
   }
 
-  private removeCoin(key: Uint8Array, coin: Coin, id?: string): void {
+  private removeCoin(key: Uint8Array, coin: HeldCoin, id?: string): void {
     const k = id ?? bytesKey(key);
     this.coins.delete(k);
-    const a = addressKey(coin.output.address);
+    const a = coin.owner;
     const set = this.byAddress.get(a);
     set?.delete(k);
     if (set?.size === 0) this.byAddress.delete(a);
@@ -460,7 +513,7 @@ export class Ledger implements CoinView {
     const keys: Uint8Array[] = [];
     for await (const [k, v] of this.store.range(prefixRange(PREFIX.coin))) {
       const key = k.subarray(1);
-      this.addCoin(key, decodeCoin(v));
+      this.addCoin(key, held(decodeCoin(v)));
       keys.push(key);
     }
     if (keys.length > 0) this.unspent.insert(concat(keys));
@@ -499,12 +552,12 @@ export class Ledger implements CoinView {
    * stake pseudo-balances.
    */
   private effects(
-    block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: Coin }[],
+    block: Block, ids: Uint8Array[], height: bigint, spentCoins?: readonly { key: Uint8Array; id: string; coin: HeldCoin }[],
     stakes: readonly (readonly [Address, Uint8Array, bigint])[] = [], contracts?: ContractRun, special?: SpecialEffects,
   ): BlockEffects {
-    const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
-    const created: { key: Uint8Array; coin: Coin }[] = [];
-    const deltas: (readonly [Address, Uint8Array, bigint])[] = [...stakes, ...(contracts?.accounts ?? [])];
+    const spent: { key: Uint8Array; id: string; coin: HeldCoin }[] = [];
+    const created: { key: Uint8Array; coin: HeldCoin }[] = [];
+    const deltas: Delta[] = [...stakes, ...(contracts?.accounts ?? [])];
     let n = 0;
     block.txs.forEach((tx, t) => {
       for (const input of tx.inputs) {
@@ -515,23 +568,25 @@ export class Ledger implements CoinView {
           s = { key, id, coin: this.coins.get(id)! };
         }
         spent.push(s);
-        deltas.push([s.coin.output.address, s.coin.output.currency, -s.coin.output.amount]);
+        deltas.push([s.coin.output.address, s.coin.output.currency, -s.coin.output.amount, s.coin.owner]);
       }
       const outputs = contracts?.outputs.get(t);
       createdKeys(ids[t]!, outputs === undefined ? tx.outputs : [...tx.outputs, ...outputs]).forEach((key, i) => {
         const output = (i < tx.outputs.length ? tx.outputs[i] : outputs![i - tx.outputs.length])!;
-        created.push({ key, coin: { output, height } });
-        deltas.push([output.address, output.currency, output.amount]);
+        const coin = held({ output, height });
+        created.push({ key, coin });
+        deltas.push([output.address, output.currency, output.amount, coin.owner]);
       });
     });
     return { ids, spent, created, balances: this.balanceChanges(deltas), leaves: [...(contracts?.leaves ?? []), ...(special?.leaves ?? [])] };
   }
 
   /** Net balance changes per (address, currency), with the tree's values before and after. */
-  private balanceChanges(deltas: Iterable<readonly [Address, Uint8Array, bigint]>): BlockEffects["balances"] {
+  private balanceChanges(deltas: Iterable<Delta>): BlockEffects["balances"] {
     const changes = new Map<string, BalanceChange>();
-    for (const [address, currency, delta] of deltas) {
-      const k = addressKey(address) + bytesKey(currency);
+    for (const [address, currency, delta, owner] of deltas) {
+      // The owner key has a fixed length, so CAS (most changes) needs no currency part.
+      const k = (owner ?? addressKey(address)) + (isZeroBytes(currency) ? "" : bytesKey(currency));
       const c = changes.get(k);
       if (c === undefined) changes.set(k, { address, currency, delta });
       else c.delta += delta;
@@ -602,13 +657,15 @@ export class Ledger implements CoinView {
     const effects = this.effects({ header: tip.header, txs }, ids, height, undefined, dpos.deltas, contracts, special);
     const stateRoot = this.applyBalances(effects, "after");
     this.applyBalances(effects, "before");
-    return {
+    const block: Block = {
       header: {
         version: BLOCK_VERSION, chainId: this.params.chainId, height, timestamp,
         previousHash: tip.hash, txRoot: defaultHasher().merkleRoot(concat(ids)), stateRoot, proposer: draft.proposer, lastCommit: draft.lastCommit,
       },
       txs,
     };
+    this.proposed = { block, parent: tip, coinVersion: this.coinVersion_, effects, contracts, special };
+    return block;
   }
 
   /** The staking rules applied to a block with these header fields, recorded prevotes, fees and staking operations. */
@@ -713,7 +770,7 @@ export class Ledger implements CoinView {
     const reward = block.txs[0];
     if (reward?.kind !== TxKind.Reward) throw blockFail(BlockErrorCode.BAD_REWARD, `${field}.txs[0]`, "every block starts with its reward transaction");
     let fees = 0n;
-    const spent: { key: Uint8Array; id: string; coin: Coin }[] = [];
+    const spent: { key: Uint8Array; id: string; coin: HeldCoin }[] = [];
     const inputKeys: Uint8Array[] = [];
     const inputIds: string[][] = [[]];
     const owners: number[] = [];
@@ -808,9 +865,13 @@ export class Ledger implements CoinView {
     if (this.tip_ !== tip) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, "the tip moved while the block was checked");
     // From here to the tree update nothing awaits: the balances' "before" values are the tree's.
     this.unstage();
-    const special = this.special.effects(block.txs, ids, h.height, h.timestamp, (t) => coinsOf[t]!, field);
-    const contracts = this.runContracts(block.txs, ids, h.height, h.timestamp, field);
-    const effects = this.effects(block, ids, h.height, spent, dpos.deltas, contracts, special);
+    // The proposer's own block: what proposeBlock computed on these very coins is what this would compute.
+    const own = this.proposed;
+    this.proposed = undefined;
+    const reuse = own !== undefined && own.block === block && own.parent === tip && own.coinVersion === this.coinVersion_ ? own : undefined;
+    const special = reuse?.special ?? this.special.effects(block.txs, ids, h.height, h.timestamp, (t) => coinsOf[t]!, field);
+    const contracts = reuse !== undefined ? reuse.contracts : this.runContracts(block.txs, ids, h.height, h.timestamp, field);
+    const effects = reuse?.effects ?? this.effects(block, ids, h.height, spent, dpos.deltas, contracts, special);
     for (const b of effects.balances.values()) {
       if (isStakeCurrency(b.currency) || b.address.type === AddressType.Contract) {
         undo.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.before === 0n ? null : encodeAmount(b.before) });
@@ -887,18 +948,20 @@ export class Ledger implements CoinView {
     const prevBlock = await loadBlock(this.store, tip.header.previousHash);
     const prevLh = await this.store.get(ledgerHeaderKey(tip.height - 1n));
     if (block === undefined || undoBytes === undefined || prevBlock === undefined || prevLh === undefined) throw corrupt(`block ${tip.height} or its undo data is missing`);
-    const { spent, aux } = decodeUndo(undoBytes);
+    const undo = decodeUndo(undoBytes);
+    const aux = undo.aux;
+    const spent = undo.spent.map((s) => ({ key: s.key, coin: held(s.coin) }));
     const ids = block.txs.map(txId);
     const outputsOf: (readonly TxOutput[])[] = [];
     for (const [t, tx] of block.txs.entries()) {
       const called = tx.kind === TxKind.Deploy || tx.kind === TxKind.Call ? await this.contracts?.createdOutputs(ids[t]!) : undefined;
       outputsOf.push(called === undefined || called.length === 0 ? tx.outputs : [...tx.outputs, ...called]);
     }
-    const created = block.txs.flatMap((_tx, t) => createdKeys(ids[t]!, outputsOf[t]!).map((key, i) => ({ key, coin: { output: outputsOf[t]![i]!, height: tip.height } })));
+    const created = block.txs.flatMap((_tx, t) => createdKeys(ids[t]!, outputsOf[t]!).map((key, i) => ({ key, coin: held({ output: outputsOf[t]![i]!, height: tip.height }) })));
     // Balance changes are the block's coins', reversed; stake balances come back from the undo data.
     const balances = this.balanceChanges([
-      ...spent.map((s) => [s.coin.output.address, s.coin.output.currency, s.coin.output.amount] as const),
-      ...created.map((c) => [c.coin.output.address, c.coin.output.currency, -c.coin.output.amount] as const),
+      ...spent.map((s) => [s.coin.output.address, s.coin.output.currency, s.coin.output.amount, s.coin.owner] as const),
+      ...created.map((c) => [c.coin.output.address, c.coin.output.currency, -c.coin.output.amount, c.coin.owner] as const),
     ]);
     const leaves: { key: Uint8Array; before: bigint; after: bigint }[] = [];
     for (const op of aux) {

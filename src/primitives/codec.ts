@@ -20,6 +20,31 @@ function codecError(code: CodecErrorCode, field: string, message: string): CasEr
   return new CasError(code, `${field}: ${message}`, { field, peer: PEER_PENALTY });
 }
 
+/** Bytes of the longest amount encoding (2^128 − 1). */
+export const MAX_AMOUNT_BYTES = 19;
+
+/**
+ * Writes the unsigned LEB128 of amount `v` into `out` at `at` (room for
+ * MAX_AMOUNT_BYTES); returns the offset after it. The low bits of amounts
+ * below 2^52 (all but the largest allocations) take a Number path: bigint
+ * shifts were a visible share of encoding a block's coins.
+ */
+export function writeAmount(out: Uint8Array, at: number, v: bigint): number {
+  let i = at;
+  let x = v;
+  while (x > 0xfffffffffffffn) { // above 2^52: bigint steps until the rest is a safe Number
+    out[i++] = Number(x & 0x7fn) | 0x80;
+    x >>= 7n;
+  }
+  let n = Number(x);
+  while (n >= 0x80) {
+    out[i++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[i++] = n;
+  return i;
+}
+
 /** Appends values to a growing buffer. */
 export class Writer {
   private buf: Uint8Array;
@@ -73,12 +98,10 @@ export class Writer {
 
   /** Unsigned LEB128 of an amount (bigint < 2^128). */
   amount(v: bigint): this {
-    let x = v;
-    while (x >= 0x80n) {
-      this.u8(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    return this.u8(Number(x));
+    // Room for any amount; a caller's out-of-range value still gets all its bytes (the Reader refuses it).
+    const at = this.room(v <= MAX_AMOUNT ? MAX_AMOUNT_BYTES : Math.ceil(v.toString(2).length / 7));
+    this.len = writeAmount(this.buf, at, v);
+    return this;
   }
 
   /** Raw bytes, no length. */

@@ -4,6 +4,7 @@
 // changed on failure.
 
 import t from "tap";
+import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,10 +16,10 @@ import { blockHash, commitMessage, type Block, type Commit } from "../../src/pri
 import { sign } from "../../src/crypto/ed25519.js";
 import { decodeRewardPayload, encodeRewardPayload } from "../../src/primitives/stake.js";
 import { CONSENSUS_DEFAULTS } from "../../src/consensus/params.js";
-import { CAS, TX_VERSION, TxKind, outpointKey, txId, type Transaction } from "../../src/primitives/transaction.js";
-import { MAX_AMOUNT } from "../../src/primitives/codec.js";
+import { CAS, TX_VERSION, TxKind, outpointKey, txId, writeOutput, type Transaction } from "../../src/primitives/transaction.js";
+import { MAX_AMOUNT, Writer } from "../../src/primitives/codec.js";
 import { RocksStore } from "../../src/ledger/store.js";
-import { Ledger, type SignatureVerifier } from "../../src/ledger/ledger.js";
+import { Ledger, decodeCoin, encodeCoin, type SignatureVerifier } from "../../src/ledger/ledger.js";
 import { BlockErrorCode, TxErrorCode } from "../../src/ledger/txErrors.js";
 import { LedgerErrorCode } from "../../src/ledger/errors.js";
 import { DEVNET_SUPPLY, devnetGenesis, genesisBlock, ledgerParams, type Genesis } from "../../src/chain/genesis.js";
@@ -74,6 +75,26 @@ async function supply(ledger: Ledger, keys: KeyPair[]): Promise<bigint> {
   for (const k of keys) s += (await ledger.balances(keyAddress(k.publicKey))).get(toHex(CAS)) ?? 0n;
   return s;
 }
+
+t.test("a coin's direct encoding is the codec's: u64 height then the output, for any height, amount and currency", async (t) => {
+  const coin = fc.record({
+    height: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    output: fc.record({
+      address: fc.record({ type: fc.constantFrom(AddressType.Key, AddressType.Multisig, AddressType.Htlc), hash: fc.uint8Array({ minLength: 20, maxLength: 20 }) }),
+      currency: fc.oneof(fc.constant(new Uint8Array(32)), fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((c) => c.some((b) => b !== 0))),
+      amount: fc.oneof(fc.bigInt({ min: 1n, max: 1n << 60n }), fc.bigInt({ min: 1n, max: MAX_AMOUNT })),
+    }),
+  });
+  fc.assert(fc.property(coin, (c) => {
+    const w = new Writer().u64(c.height);
+    writeOutput(w, c.output);
+    const bytes = encodeCoin(c);
+    const back = decodeCoin(bytes);
+    return toHex(bytes) === toHex(w.finish()) && back.height === c.height && back.output.amount === c.output.amount && toHex(back.output.currency) === toHex(c.output.currency);
+  }), { numRuns: 2000 });
+  t.equal(toHex(encodeCoin({ height: 0x0102030405060708n, output: { address: { type: AddressType.Key, hash: new Uint8Array(20).fill(0xaa) }, currency: CAS, amount: 300n } })),
+    "0807060504030201" + "00" + "aa".repeat(20) + "00" + "ac02", "height little-endian, CAS as one zero byte, 300 as ac 02");
+});
 
 t.test("genesis, a payment, restart, and disconnect", async (t) => {
   const w = await world(t);
