@@ -451,6 +451,11 @@ export class Ledger implements CoinView {
     return this.coins.get(outpointId(outpoint));
   }
 
+  /** The unspent coin of an outpoint given by its map key (outpointId). */
+  coinById(id: string): Coin | undefined {
+    return this.coins.get(id);
+  }
+
   /** The published declaration of a special address. */
   declaration(address: Address): SpecialDeclaration | undefined {
     return this.special.declaration(address);

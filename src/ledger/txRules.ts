@@ -5,7 +5,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, keyAddress, AddressType, type Address } from "../crypto/address.js";
-import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
 import { outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
@@ -58,11 +58,14 @@ function fail(code: TxErrorCode, field: string, message: string): CasError {
   return new CasError(code, `${field}: ${message}`, { field, peer: STALE_VIEW.has(code) ? { verdict: "ignore", score: 0 } : PEER });
 }
 
-/** Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or more. */
-function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, field: string): void {
-  const k = bytesKey(currency);
+/**
+ * Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or
+ * more. The field is built only for the error (this runs per input and output).
+ */
+function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, field: string | (() => string)): void {
+  const k = isZeroBytes(currency) ? CAS_KEY : bytesKey(currency);
   const total = (sums.get(k) ?? 0n) + amount;
-  if (total > MAX_AMOUNT) throw fail(TxErrorCode.AMOUNT_OVERFLOW, field, "amounts of one currency sum to 2^128 or more");
+  if (total > MAX_AMOUNT) throw fail(TxErrorCode.AMOUNT_OVERFLOW, typeof field === "string" ? field : field(), "amounts of one currency sum to 2^128 or more");
   sums.set(k, total);
 }
 
@@ -87,7 +90,7 @@ function ownerOf(publicKey: Uint8Array): string {
 /** Output sums per currency (keyed by bytesKey of the id), the fee counted in CAS. */
 export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
   const sums = new Map<string, bigint>();
-  tx.outputs.forEach((o, i) => addTo(sums, o.currency, o.amount, `${field}.outputs[${i}].amount`));
+  tx.outputs.forEach((o, i) => addTo(sums, o.currency, o.amount, () => `${field}.outputs[${i}].amount`));
   if (tx.fee > 0n) addTo(sums, new Uint8Array(32), tx.fee, `${field}.fee`);
   return sums;
 }
@@ -332,18 +335,18 @@ export function validateTxInputs(
   let closed = 0n;
   tx.inputs.forEach((input, i) => {
     const coin = coins === undefined ? view.coin(input.prevout) : coins[i];
-    const f = `${field}.inputs[${i}]`;
+    const f = (): string => `${field}.inputs[${i}]`; // built only when needed: this runs per input
     if (coin === undefined) {
-      throw fail(TxErrorCode.INPUT_MISSING, f, `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
+      throw fail(TxErrorCode.INPUT_MISSING, f(), `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
     }
     const address = coin.output.address;
     if (address.type === AddressType.Key) {
-      if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${f}.unlock`, "a key-owned input has no unlock data");
+      if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${f()}.unlock`, "a key-owned input has no unlock data");
       owned.add(bytesKey(address.hash));
     } else if (isSpecialType(address.type)) {
-      closed += checkSpecialInput(declarationFor(tx, address, view, f), input.unlock, coin, blockTime, signers, channel, f);
+      closed += checkSpecialInput(declarationFor(tx, address, view, f()), input.unlock, coin, blockTime, signers, channel, f());
     } else {
-      throw fail(TxErrorCode.UNSUPPORTED_OWNER, f, `owned by an account of type ${address.type}, which no input unlocks`);
+      throw fail(TxErrorCode.UNSUPPORTED_OWNER, f(), `owned by an account of type ${address.type}, which no input unlocks`);
     }
     addTo(inSums, coin.output.currency, coin.output.amount, f);
   });

@@ -25,9 +25,9 @@
 // when packed, and dropped once that time has closed its window for good.
 
 import { CasError } from "../errors.js";
-import { bytesKey, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
 import { encodeTx, outpointId, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
-import { contractOpOf, gasOf, MAX_BLOCK_TX_GAS, TX_GAS_PRICE, validateTxInputs, validateTxStructure, badSignature, type CoinView } from "../ledger/txRules.js";
+import { contractOpOf, gasOf, MAX_BLOCK_TX_GAS, TX_GAS_PRICE, validateTxInputs, validateTxStructure, badSignature, type Coin, type CoinView } from "../ledger/txRules.js";
 import { checkContractSource } from "../contracts/sourceCheck.js";
 import { checkArgsText } from "../contracts/values.js";
 import type { StakeOp } from "../consensus/dposState.js";
@@ -51,6 +51,8 @@ export interface MempoolLedger extends CoinView {
   readonly params: { readonly chainId: string };
   /** Changes whenever the unspent coins change (Ledger.coinVersion). */
   readonly coinVersion: number;
+  /** The unspent coin of an outpoint given by its map key (outpointId). */
+  coinById(id: string): Coin | undefined;
   txLocation(id: Uint8Array): Promise<unknown>;
   /** Throws the error a block would for a staking operation against the current staking state; returns the signatures it relies on (Ledger.checkStakeOp). */
   checkStakeOp(op: StakeOp): PendingSignature[];
@@ -73,17 +75,13 @@ interface Entry {
   readonly idKey: string;
   readonly size: number;
   readonly spends: string[];
-  /** Keys of its verified signatures (see `signatureKey`). */
-  readonly verified: string[];
+  /** Its verified signatures (see `verifiedSignatures`). */
+  readonly verified: readonly PendingSignature[];
   /** Its staking operation, and the key it concerns (stakeKeyOf); or its channel's key (channelKeyOf). */
   readonly op: StakeOp | undefined;
   readonly stakeKey: string | undefined;
   /** Whether its validity depends on the block's time (time lock, HTLC, channel operation). */
   readonly timed: boolean;
-}
-
-function signatureKey(message: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): string {
-  return bytesKey(message) + bytesKey(publicKey) + bytesKey(signature);
 }
 
 /** a pays a lower fee rate than b (fee/size compared without division); ties: larger id is "lower". */
@@ -99,7 +97,13 @@ export class Mempool {
   private readonly spent = new Map<string, string>();
   /** Staking key → id of the pooled staking transaction concerning it. */
   private readonly staking = new Map<string, string>();
-  private readonly verifiedSignatures = new Set<string>();
+  /**
+   * Signatures verified at admission, by bytesKey of the signature (cheaper
+   * than a key of all three parts; the key and message are compared on
+   * lookup). Two pooled signatures with the same bytes would share a slot:
+   * the loser is verified again in its block, never trusted by mistake.
+   */
+  private readonly verifiedSignatures = new Map<string, PendingSignature>();
   private bytes_ = 0;
   private readonly maxBytes: number;
   readonly minFeePerByte: bigint;
@@ -131,15 +135,16 @@ export class Mempool {
 
   /** Whether this signature was verified at admission. */
   isVerified(item: PendingSignature): boolean {
-    return this.verifiedSignatures.has(signatureKey(item.message, item.publicKey, item.signature));
+    const known = this.verifiedSignatures.get(bytesKey(item.signature));
+    return known !== undefined && equalBytes(known.publicKey, item.publicKey) && equalBytes(known.message, item.message);
   }
 
   /**
    * Checks the mempool's own rules that need no await: duplicates and
    * conflicts, spent outpoints and staking keys, the staking rules. Returns
-   * the spent outpoints; the staking operation's signatures go to `needed`.
+   * nothing; the staking operation's signatures go to `needed`.
    */
-  private checkConflicts(tx: Transaction, key: string, field: string, op: StakeOp | undefined, needed: PendingSignature[] = []): string[] {
+  private checkConflicts(tx: Transaction, key: string, spends: readonly string[], field: string, op: StakeOp | undefined, needed: PendingSignature[] = []): void {
     if (this.entries.has(key)) throw new CasError(TxErrorCode.DUPLICATE, `${field}: ${toHex(txId(tx))} is already in the mempool`, { field, peer: { verdict: "ignore", score: 0 } });
     const channel = channelOpOf(tx, field);
     if (channel !== undefined) {
@@ -155,13 +160,11 @@ export class Mempool {
       }
       needed.push(...this.ledger.checkStakeOp(op));
     }
-    return tx.inputs.map((input, i) => {
-      const k = outpointId(input.prevout);
+    spends.forEach((k, i) => {
       const other = this.entries.get(this.spent.get(k) ?? "");
       if (other !== undefined) {
         throw new CasError(TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, `${field}.inputs[${i}]: already spent by ${toHex(other.id)} in the mempool`, { field: `${field}.inputs[${i}]`, peer: { verdict: "ignore", score: 0 } });
       }
-      return k;
     });
   }
 
@@ -170,11 +173,13 @@ export class Mempool {
    * On failure the mempool is unchanged.
    */
   async admit(tx: Transaction, now: bigint, field = "tx"): Promise<Uint8Array> {
-    const op = validateTxStructure(tx, this.ledger.params.chainId, field);
+    // The inputs' map keys and coins are looked up once and reused by every check below.
+    const spends = tx.inputs.map((input) => outpointId(input.prevout));
+    const op = validateTxStructure(tx, this.ledger.params.chainId, field, spends);
     const id = txId(tx);
     const idKey = bytesKey(id);
     const staking: PendingSignature[] = [];
-    this.checkConflicts(tx, idKey, field, op, staking);
+    this.checkConflicts(tx, idKey, spends, field, op, staking);
     const size = encodeTx(tx).length;
     // A deploy or call pays for its gas limit on top of its bytes.
     const gasFee = gasOf(tx) * TX_GAS_PRICE;
@@ -192,8 +197,9 @@ export class Mempool {
     }
     let checks: ReturnType<typeof validateTxInputs>;
     const version = this.ledger.coinVersion;
+    const coins = spends.map((k) => this.ledger.coinById(k));
     try {
-      checks = validateTxInputs(tx, this.ledger, now, field, undefined, op);
+      checks = validateTxInputs(tx, this.ledger, now, field, coins, op);
     } catch (e) {
       // A committed transaction's inputs are spent, so it fails here; only
       // then is the store asked, to name the real reason.
@@ -212,15 +218,15 @@ export class Mempool {
       if (!ok) throw code === undefined ? badSignature(items[i]!.field) : new CasError(code, `${items[i]!.field}: signature does not verify`, { field: items[i]!.field, peer: { verdict: "reject", score: 20 } });
     });
     // The ledger or the pool may have moved while the signatures were checked.
-    const spends = this.checkConflicts(tx, idKey, field, op);
+    this.checkConflicts(tx, idKey, spends, field, op);
     if (this.ledger.coinVersion !== version) validateTxInputs(tx, this.ledger, now, field, undefined, op);
     this.ledger.checkChannelOp(tx, now);
     const channel = channelOpOf(tx);
     const entry: Entry = {
-      tx, id, idKey, size, spends, verified: items.map((it) => signatureKey(it.message, it.publicKey, it.signature)),
+      tx, id, idKey, size, spends, verified: items,
       op, stakeKey: op !== undefined ? stakeKeyOf(op) : channel !== undefined ? channelKeyOf(channel) : undefined,
-      timed: channel !== undefined || tx.inputs.some((input) => {
-        const type = this.ledger.coin(input.prevout)?.output.address.type;
+      timed: channel !== undefined || coins.some((coin) => {
+        const type = coin?.output.address.type;
         return type === AddressType.Timelock || type === AddressType.Htlc;
       }),
     };
@@ -253,7 +259,7 @@ export class Mempool {
     this.entries.set(e.idKey, e);
     for (const k of e.spends) this.spent.set(k, e.idKey);
     if (e.stakeKey !== undefined) this.staking.set(e.stakeKey, e.idKey);
-    for (const s of e.verified) this.verifiedSignatures.add(s);
+    for (const s of e.verified) this.verifiedSignatures.set(bytesKey(s.signature), s);
     this.bytes_ += e.size;
   }
 
@@ -263,7 +269,10 @@ export class Mempool {
     this.entries.delete(idKey);
     for (const k of e.spends) if (this.spent.get(k) === idKey) this.spent.delete(k);
     if (e.stakeKey !== undefined && this.staking.get(e.stakeKey) === idKey) this.staking.delete(e.stakeKey);
-    for (const s of e.verified) this.verifiedSignatures.delete(s);
+    for (const s of e.verified) {
+      const k = bytesKey(s.signature);
+      if (this.verifiedSignatures.get(k) === s) this.verifiedSignatures.delete(k);
+    }
     this.bytes_ -= e.size;
   }
 

@@ -273,11 +273,19 @@ export function decodeTx(bytes: Uint8Array, field = "tx"): Transaction {
   return tx;
 }
 
-/** The transaction id: SHA-256 of the unsigned encoding. Do not modify the result. */
+/**
+ * The transaction id: SHA-256 of the unsigned encoding. Do not modify the
+ * result. The unsigned encoding is the whole one without its signature list
+ * (a varint count, then 96 bytes each), so the one encoding serves both.
+ */
 export function txId(tx: Transaction): Uint8Array {
   let id = ids.get(tx);
   if (id === undefined) {
-    id = defaultHasher().sha256(encodeUnsignedTx(tx));
+    const bytes = encodeTx(tx);
+    const n = tx.signatures.length;
+    let countBytes = 1;
+    for (let x = n; x >= 0x80; x = Math.floor(x / 0x80)) countBytes++;
+    id = defaultHasher().sha256(bytes.subarray(0, bytes.length - countBytes - 96 * n));
     ids.set(tx, id);
   }
   return id;
