@@ -105,6 +105,10 @@ export class Mempool {
    */
   private readonly verifiedSignatures = new Map<string, PendingSignature>();
   private bytes_ = 0;
+  /** Pooled entries a block can affect beyond their inputs: time-dependent or staking ones (removeForBlock checks them). */
+  private watched = 0;
+  /** No pooled transaction expires before this time (a lower bound: removals leave it as it was). */
+  private earliestExpiry = (1n << 64n) - 1n;
   private readonly maxBytes: number;
   readonly minFeePerByte: bigint;
 
@@ -261,6 +265,8 @@ export class Mempool {
     if (e.stakeKey !== undefined) this.staking.set(e.stakeKey, e.idKey);
     for (const s of e.verified) this.verifiedSignatures.set(bytesKey(s.signature), s);
     this.bytes_ += e.size;
+    if (e.timed || e.op !== undefined) this.watched++;
+    if (e.tx.expiresAt < this.earliestExpiry) this.earliestExpiry = e.tx.expiresAt;
   }
 
   private remove(idKey: string): void {
@@ -274,6 +280,7 @@ export class Mempool {
       if (this.verifiedSignatures.get(k) === s) this.verifiedSignatures.delete(k);
     }
     this.bytes_ -= e.size;
+    if (e.timed || e.op !== undefined) this.watched--;
   }
 
   /**
@@ -348,7 +355,12 @@ export class Mempool {
         if (other !== undefined) this.remove(other);
       }
     }
+    // The rest of the pool is looked at only when a block can affect it: every
+    // entry is a plain transfer that has not expired at this block's time.
+    if (this.watched === 0 && blockTime <= this.earliestExpiry) return;
+    let earliest = (1n << 64n) - 1n;
     for (const e of [...this.entries.values()]) {
+      if (e.tx.expiresAt >= blockTime && e.tx.expiresAt < earliest) earliest = e.tx.expiresAt;
       if (e.tx.expiresAt < blockTime) this.remove(e.idKey);
       else if (e.timed) {
         // A window that has closed stays closed (an HTLC claim, a dispute); one not open yet may open.
@@ -362,5 +374,6 @@ export class Mempool {
         }
       }
     }
+    this.earliestExpiry = earliest;
   }
 }

@@ -117,6 +117,17 @@ t.test("packing order, eviction of the lowest fee rate, clean-up after a block",
   t.equal(pool.revalidate(T0 + 3000n), 0, "both still valid at T0 + 3 s");
   t.equal(pool.revalidate(T0 + 6000n), 1, "the one expiring at T0 + 5 s is dropped at T0 + 6 s");
   t.ok(pool.has(txId(early)), "the other stays");
+
+  // A block drops what has expired at its time, and only that.
+  const brief = buildTransfer({ chainId: CHAIN, key: sale, coins: [rest[1]!], to: keyAddress(validator.publicKey), currency: CAS, amount: 1000n, fee: 3000n, feePerByte: 1n, expiresAt: T0 + 5000n });
+  await pool.admit(brief, T0);
+  pool.removeForBlock([], T0 + 5000n);
+  t.ok(pool.has(txId(brief)), "a transaction expiring at the block's time stays for it");
+  pool.removeForBlock([], T0 + 5001n);
+  t.notOk(pool.has(txId(brief)), "a block 1 ms later drops it");
+  t.ok(pool.has(txId(early)), "the one expiring later stays");
+  pool.removeForBlock([], T0 + 10n ** 9n + 1n);
+  t.equal(pool.size, 0, "and goes once a block passes its expiry too");
 });
 
 t.test("coin selection takes the fewest coins, largest first, deterministically", async (t) => {
