@@ -42,9 +42,9 @@ interface World {
   ledger: Ledger;
 }
 
-async function world(t: { teardown(fn: () => Promise<void>): void }, blockReward = 0n): Promise<World> {
+async function world(t: { teardown(fn: () => Promise<void>): void }, blockReward = 0n, keys?: Pick<World, "validator" | "reserve" | "sale">): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), "cas-ledger-"));
-  const validator = generateKeyPair(), reserve = generateKeyPair(), sale = generateKeyPair();
+  const { validator, reserve, sale } = keys ?? { validator: generateKeyPair(), reserve: generateKeyPair(), sale: generateKeyPair() };
   const devnet = devnetGenesis({ chainId: CHAIN, timestamp: T0, validators: [validator.publicKey], reserve: keyAddress(reserve.publicKey), sale: keyAddress(sale.publicKey) });
   const genesis = { ...devnet, consensus: { ...CONSENSUS_DEFAULTS, blockReward } };
   const store = await RocksStore.open(join(dir, "db"));
@@ -135,6 +135,32 @@ t.test("genesis, a payment, restart, and disconnect", async (t) => {
   t.equal(await asyncCodeOf(() => w.ledger.disconnectTip()), BlockErrorCode.AT_GENESIS, "genesis cannot be disconnected");
   const again = await assembleBlock(w.ledger, [tx], w.validator, T0 + 2000n);
   t.equal((await w.ledger.connectBlock(again.block, again.commit, verifier)).height, 1n, "the payment can be made again after the undo");
+});
+
+t.test("the proposer's own block, validated with what proposeBlock computed, commits exactly what a full validation commits", async (t) => {
+  const a = await world(t);
+  const b = await world(t, 0n, a);
+  const bob = generateKeyPair();
+  const txs = [await pay(a.ledger, a.sale, bob, 1000n)];
+  const lastCommit = { round: 0, signatures: [] };
+  const own = a.ledger.proposeBlock({ txs, proposer: a.validator.publicKey, timestamp: T0 + 1000n, lastCommit });
+  // Ledger a validates the very object it proposed (its prevote), then commits it; ledger b gets a copy and checks everything.
+  await a.ledger.validateBlock(own, verifier);
+  await a.ledger.connectBlock(own, certify(a, own), verifier);
+  const copy: Block = { header: { ...own.header }, txs: [...own.txs] };
+  await b.ledger.connectBlock(copy, certify(b, copy), verifier);
+  t.equal(toHex(a.ledger.tip.hash), toHex(b.ledger.tip.hash), "the same tip");
+  t.equal(toHex(a.ledger.stateRoot), toHex(b.ledger.stateRoot), "the same state root");
+  t.equal(a.ledger.coinCount, b.ledger.coinCount, "the same number of coins");
+  for (const key of [a.sale, bob, a.validator]) {
+    t.same([...(await a.ledger.balances(keyAddress(key.publicKey)))], [...(await b.ledger.balances(keyAddress(key.publicKey)))], "the same balances in the store");
+    t.same((await coinsOf(a.ledger, key)).map((c) => toHex(c.outpoint)), (await coinsOf(b.ledger, key)).map((c) => toHex(c.outpoint)), "the same coins in memory");
+  }
+  // A proposal is not reused once the tip has moved: proposed on the old tip, it is refused there.
+  const stale = a.ledger.proposeBlock({ txs: [], proposer: a.validator.publicKey, timestamp: T0 + 2000n, lastCommit: (await a.ledger.commitOf(a.ledger.tip.hash))! });
+  const next = await assembleBlock(a.ledger, [], a.validator, T0 + 3000n);
+  await a.ledger.connectBlock(next.block, next.commit, verifier);
+  t.equal(await asyncCodeOf(() => a.ledger.validateBlock(stale, verifier)), BlockErrorCode.BAD_HEIGHT, "the stale proposal fails on the new tip");
 });
 
 t.test("a store holding another chain is refused", async (t) => {
