@@ -8,7 +8,7 @@ import { addressBytes, keyAddress, AddressType, type Address } from "../crypto/a
 import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
-import { outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
+import { CAS as CAS_ID, outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
 import { decodeStakePayload, decodeVotePayload } from "../primitives/stake.js";
 import { decodeEvidence } from "../primitives/consensus.js";
 import { decodeCallPayload, decodeDeployPayload, MAX_FUNCTION_NAME, type CallPayload, type DeployPayload } from "../primitives/contract.js";
@@ -59,14 +59,24 @@ function fail(code: TxErrorCode, field: string, message: string): CasError {
 }
 
 /**
- * Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or
- * more. The field is built only for the error (this runs per input and output).
+ * Adds `amount` to the running sum of `currency`; false (and no change) when
+ * the sum would reach 2^128. Callers in loops build their field name only then.
  */
-function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, field: string | (() => string)): void {
+function add(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint): boolean {
   const k = isZeroBytes(currency) ? CAS_KEY : bytesKey(currency);
   const total = (sums.get(k) ?? 0n) + amount;
-  if (total > MAX_AMOUNT) throw fail(TxErrorCode.AMOUNT_OVERFLOW, typeof field === "string" ? field : field(), "amounts of one currency sum to 2^128 or more");
+  if (total > MAX_AMOUNT) return false;
   sums.set(k, total);
+  return true;
+}
+
+function overflow(field: string): CasError {
+  return fail(TxErrorCode.AMOUNT_OVERFLOW, field, "amounts of one currency sum to 2^128 or more");
+}
+
+/** Adds `amount` to the running sum of `currency`, refusing sums of 2^128 or more. */
+function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, field: string): void {
+  if (!add(sums, currency, amount)) throw overflow(field);
 }
 
 const CAS_KEY = bytesKey(new Uint8Array(32));
@@ -90,8 +100,11 @@ function ownerOf(publicKey: Uint8Array): string {
 /** Output sums per currency (keyed by bytesKey of the id), the fee counted in CAS. */
 export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
   const sums = new Map<string, bigint>();
-  tx.outputs.forEach((o, i) => addTo(sums, o.currency, o.amount, () => `${field}.outputs[${i}].amount`));
-  if (tx.fee > 0n) addTo(sums, new Uint8Array(32), tx.fee, `${field}.fee`);
+  for (let i = 0; i < tx.outputs.length; i++) {
+    const o = tx.outputs[i]!;
+    if (!add(sums, o.currency, o.amount)) throw overflow(`${field}.outputs[${i}].amount`);
+  }
+  if (tx.fee > 0n) addTo(sums, CAS_ID, tx.fee, `${field}.fee`);
   return sums;
 }
 
@@ -333,39 +346,45 @@ export function validateTxInputs(
   const owned = signers.owned;
   const channel = channelOpOf(tx, field);
   let closed = 0n;
-  tx.inputs.forEach((input, i) => {
+  // Field names are built only for an error: this loop runs per input.
+  const at = (i: number): string => `${field}.inputs[${i}]`;
+  for (let i = 0; i < tx.inputs.length; i++) {
+    const input = tx.inputs[i]!;
     const coin = coins === undefined ? view.coin(input.prevout) : coins[i];
-    const f = (): string => `${field}.inputs[${i}]`; // built only when needed: this runs per input
     if (coin === undefined) {
-      throw fail(TxErrorCode.INPUT_MISSING, f(), `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
+      throw fail(TxErrorCode.INPUT_MISSING, at(i), `${toHex(input.prevout.txId)}:${input.prevout.index} is not unspent`);
     }
     const address = coin.output.address;
     if (address.type === AddressType.Key) {
-      if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${f()}.unlock`, "a key-owned input has no unlock data");
+      if (input.unlock.length !== 0) throw fail(TxErrorCode.STRUCTURE, `${at(i)}.unlock`, "a key-owned input has no unlock data");
       owned.add(bytesKey(address.hash));
     } else if (isSpecialType(address.type)) {
-      closed += checkSpecialInput(declarationFor(tx, address, view, f()), input.unlock, coin, blockTime, signers, channel, f());
+      closed += checkSpecialInput(declarationFor(tx, address, view, at(i)), input.unlock, coin, blockTime, signers, channel, at(i));
     } else {
-      throw fail(TxErrorCode.UNSUPPORTED_OWNER, f(), `owned by an account of type ${address.type}, which no input unlocks`);
+      throw fail(TxErrorCode.UNSUPPORTED_OWNER, at(i), `owned by an account of type ${address.type}, which no input unlocks`);
     }
-    addTo(inSums, coin.output.currency, coin.output.amount, f);
-  });
+    if (!add(inSums, coin.output.currency, coin.output.amount)) throw overflow(at(i));
+  }
   const outSums = outputSums(tx, field);
-  if (op?.kind === "stake") addTo(outSums, new Uint8Array(32), op.amount, `${field}.payload.amount`);
+  if (op?.kind === "stake") addTo(outSums, CAS_ID, op.amount, `${field}.payload.amount`);
   const staker = payloadSigner(op);
   if (staker !== undefined) owned.add(ownerOf(staker));
   const contract = contractOpOf(tx, field);
   if (contract?.kind === "call" && contract.payload.amount > 0n) addTo(outSums, contract.payload.currency, contract.payload.amount, `${field}.payload.amount`);
   if (contract !== undefined) owned.add(ownerOf(contract.kind === "deploy" ? contract.payload.deployer : contract.payload.caller));
   const stateSignatures = channel === undefined ? [] : checkChannelOp(tx, channel, view, blockTime, closed, inSums, outSums, field);
-  for (const currency of new Set([...inSums.keys(), ...outSums.keys()])) {
-    const a = inSums.get(currency) ?? 0n;
+  // Every currency on either side balances: the inputs' currencies, then those only outputs have.
+  const unbalanced = (currency: string, a: bigint, b: bigint): CasError => {
+    const id = toHex(Buffer.from(currency, "latin1"));
+    const extra = op?.kind === "stake" ? ", fee and stake" : channel?.kind === "close" ? ", fee and the amount closed" : " and fee";
+    return fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs${channel?.kind === "settle" ? " and the payout" : ""} ${a}, outputs${currency === CAS_KEY ? extra : ""}${contract?.kind === "call" && contract.payload.amount > 0n ? " (with the attached amount)" : ""} ${b}`);
+  };
+  for (const [currency, a] of inSums) {
     const b = outSums.get(currency) ?? 0n;
-    if (a !== b) {
-      const id = toHex(Buffer.from(currency, "latin1"));
-      const extra = op?.kind === "stake" ? ", fee and stake" : channel?.kind === "close" ? ", fee and the amount closed" : " and fee";
-      throw fail(TxErrorCode.UNBALANCED, `${field}.outputs`, `currency ${id}: inputs${channel?.kind === "settle" ? " and the payout" : ""} ${a}, outputs${currency === CAS_KEY ? extra : ""}${contract?.kind === "call" && contract.payload.amount > 0n ? " (with the attached amount)" : ""} ${b}`);
-    }
+    if (a !== b) throw unbalanced(currency, a, b);
+  }
+  for (const [currency, b] of outSums) {
+    if (!inSums.has(currency) && b !== 0n) throw unbalanced(currency, 0n, b);
   }
   const listed = (owner: string): boolean => signers.multisig.some((m) => m.signers.has(owner));
   const signed = new Set<string>();
@@ -388,7 +407,7 @@ export function validateTxInputs(
       throw fail(TxErrorCode.MULTISIG_TOO_FEW, `${field}.signatures`, `multisig account ${toHex(Buffer.from(m.account, "latin1"))} needs ${m.threshold} signatures of distinct listed signers, got ${n}`);
     }
   }
-  return [...checks, ...stateSignatures];
+  return stateSignatures.length === 0 ? checks : [...checks, ...stateSignatures];
 }
 
 /**
@@ -409,7 +428,7 @@ function checkChannelOp(
       if (op.state.balanceA + op.state.balanceB !== closed) {
         throw fail(TxErrorCode.CHANNEL_BAD_STATE, `${op.field}.balanceA`, `the state's balances sum to ${op.state.balanceA + op.state.balanceB}, the inputs it closes hold ${closed}`);
       }
-      addTo(outSums, new Uint8Array(32), closed, op.field);
+      addTo(outSums, CAS_ID, closed, op.field);
       return stateChecks(tx.chainId, d, op.state, op.field);
     case "dispute":
       return stateChecks(tx.chainId, d, op.state, op.field);
@@ -426,7 +445,7 @@ function checkChannelOp(
           throw fail(TxErrorCode.CHANNEL_BAD_STATE, `${field}.outputs[${i}]`, `a settlement pays ${p.amount} CAS to party ${equalBytes(p.owner.hash, keyAddress(d.partyA).hash) ? "A" : "B"} first (outputs in order A, B; none for a zero balance)`);
         }
       });
-      addTo(inSums, new Uint8Array(32), r.balanceA + r.balanceB, op.field);
+      addTo(inSums, CAS_ID, r.balanceA + r.balanceB, op.field);
       return [];
     }
   }

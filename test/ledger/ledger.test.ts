@@ -250,6 +250,8 @@ t.test("every block and transaction rule has its code, and a failure changes not
   await expect("an expired transaction", block(w, [expired]), TxErrorCode.EXPIRED);
   const greedy = await pay(w.ledger, w.sale, bob, 1000n, { outputs: tx.outputs.map((o, i) => (i === 0 ? { ...o, amount: o.amount + 1n } : o)) });
   await expect("outputs above inputs", block(w, [greedy]), TxErrorCode.UNBALANCED);
+  const mint = await pay(w.ledger, w.sale, bob, 1000n, { outputs: [...tx.outputs, { ...tx.outputs[0]!, currency: new Uint8Array(32).fill(9), amount: 5n }] });
+  await expect("an output in a currency no input holds", block(w, [mint]), TxErrorCode.UNBALANCED);
   const overflow = await pay(w.ledger, w.sale, bob, 1000n, { outputs: [{ ...tx.outputs[0]!, amount: MAX_AMOUNT }, { ...tx.outputs[0]!, amount: MAX_AMOUNT }] });
   await expect("outputs summing past 2^128", block(w, [overflow]), TxErrorCode.AMOUNT_OVERFLOW);
   await expect("no signature", block(w, [{ ...tx, signatures: [] }]), TxErrorCode.SIGNATURE_MISSING);
