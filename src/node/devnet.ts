@@ -21,7 +21,6 @@ import { writeKeyFile } from "../crypto/keyFile.js";
 import { keyAddress } from "../crypto/address.js";
 import { devnetGenesis, genesisToJSON } from "../chain/genesis.js";
 import { CONSENSUS_DEFAULTS, type ConsensusParams } from "../consensus/params.js";
-import { peerIdOf } from "../net/identity.js";
 import { dataPaths } from "./options.js";
 import { NodeErrorCode } from "./errors.js";
 
@@ -67,6 +66,8 @@ export async function createDevnet(dir: string, options: DevnetOptions): Promise
     consensus: { ...CONSENSUS_DEFAULTS, ...options.consensus },
   });
   const nodes: DevnetNode[] = [];
+  // libp2p's key modules load only here: `cas devnet` and the other commands start faster without them.
+  const { peerIdOf } = await import("../net/identity.js");
   for (let i = 0; i < options.nodes; i++) {
     const data = join(dir, `node-${i}`);
     const paths = dataPaths(data);
