@@ -75,8 +75,9 @@ interface Entry {
   readonly idKey: string;
   readonly size: number;
   readonly spends: string[];
-  /** Its verified signatures (see `verifiedSignatures`). */
+  /** Its verified signatures (see `verifiedSignatures`), and their map keys. */
   readonly verified: readonly PendingSignature[];
+  readonly verifiedKeys: readonly string[];
   /** Its staking operation, and the key it concerns (stakeKeyOf); or its channel's key (channelKeyOf). */
   readonly op: StakeOp | undefined;
   readonly stakeKey: string | undefined;
@@ -227,7 +228,7 @@ export class Mempool {
     this.ledger.checkChannelOp(tx, now);
     const channel = channelOpOf(tx);
     const entry: Entry = {
-      tx, id, idKey, size, spends, verified: items,
+      tx, id, idKey, size, spends, verified: items, verifiedKeys: items.map((it) => bytesKey(it.signature)),
       op, stakeKey: op !== undefined ? stakeKeyOf(op) : channel !== undefined ? channelKeyOf(channel) : undefined,
       timed: channel !== undefined || coins.some((coin) => {
         const type = coin?.output.address.type;
@@ -263,7 +264,7 @@ export class Mempool {
     this.entries.set(e.idKey, e);
     for (const k of e.spends) this.spent.set(k, e.idKey);
     if (e.stakeKey !== undefined) this.staking.set(e.stakeKey, e.idKey);
-    for (const s of e.verified) this.verifiedSignatures.set(bytesKey(s.signature), s);
+    e.verified.forEach((s, i) => this.verifiedSignatures.set(e.verifiedKeys[i]!, s));
     this.bytes_ += e.size;
     if (e.timed || e.op !== undefined) this.watched++;
     if (e.tx.expiresAt < this.earliestExpiry) this.earliestExpiry = e.tx.expiresAt;
@@ -275,10 +276,10 @@ export class Mempool {
     this.entries.delete(idKey);
     for (const k of e.spends) if (this.spent.get(k) === idKey) this.spent.delete(k);
     if (e.stakeKey !== undefined && this.staking.get(e.stakeKey) === idKey) this.staking.delete(e.stakeKey);
-    for (const s of e.verified) {
-      const k = bytesKey(s.signature);
+    e.verified.forEach((s, i) => {
+      const k = e.verifiedKeys[i]!;
       if (this.verifiedSignatures.get(k) === s) this.verifiedSignatures.delete(k);
-    }
+    });
     this.bytes_ -= e.size;
     if (e.timed || e.op !== undefined) this.watched--;
   }
@@ -349,7 +350,13 @@ export class Mempool {
    */
   removeForBlock(txs: readonly Transaction[], blockTime: bigint): void {
     for (const tx of txs) {
-      this.remove(bytesKey(txId(tx)));
+      const idKey = bytesKey(txId(tx));
+      const own = this.entries.get(idKey);
+      // A pooled transaction's inputs are pooled under it alone: removing it removes every conflict.
+      if (own !== undefined) {
+        this.remove(idKey);
+        continue;
+      }
       for (const input of tx.inputs) {
         const other = this.spent.get(outpointId(input.prevout));
         if (other !== undefined) this.remove(other);
