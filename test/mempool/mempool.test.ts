@@ -71,7 +71,11 @@ t.test("admission rules, each with its code, and nothing kept on failure", async
   await pool.admit(ok, T0);
   t.equal(pool.size, 1, "a good transaction is admitted");
   t.equal(verified, 1, "its signature was verified once");
-  t.ok(pool.isVerified({ message: signingMessage(txId(ok)), publicKey: ok.signatures[0]!.publicKey, signature: ok.signatures[0]!.signature, field: "" }), "and is remembered");
+  const remembered = { message: signingMessage(txId(ok)), publicKey: ok.signatures[0]!.publicKey, signature: ok.signatures[0]!.signature, field: "" };
+  t.ok(pool.isVerified(remembered), "and is remembered");
+  // Remembered by its bytes, but only for the key and message it was verified with.
+  t.notOk(pool.isVerified({ ...remembered, message: signingMessage(new Uint8Array(32).fill(7)) }), "the same signature bytes over another message are not taken as verified");
+  t.notOk(pool.isVerified({ ...remembered, publicKey: generateKeyPair().publicKey }), "nor under another key");
   t.equal(await asyncCodeOf(() => pool.admit(ok, T0)), TxErrorCode.DUPLICATE, "the same transaction again");
   t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[0]!, 5000n), T0)), TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, "another spend of the same coin");
   t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[1]!, 5000n), T0 + 10n ** 10n)), TxErrorCode.EXPIRED, "expired at the admission time");
