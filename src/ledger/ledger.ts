@@ -340,8 +340,8 @@ export class Ledger implements CoinView {
   private writing: Promise<unknown> | undefined;
   /**
    * What proposeBlock computed for the block it returned last: validating
-   * that very block on the same coins (the proposer's prevote) reuses it
-   * instead of computing it again. Every rule is still checked.
+   * that very block on the same coins (when the proposer commits it)
+   * reuses it instead of computing it again. Every rule is still checked.
    */
   private proposed: Proposal | undefined;
 
