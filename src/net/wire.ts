@@ -127,12 +127,12 @@ export const MAX_HELLO_BYTES = 1 + 32 + 32 + 8 + 1 + 96 + 4 + MAX_ADMISSION_BYTE
 export function helloMessage(chainId: string, peerId: string): Uint8Array {
   const peer = new TextEncoder().encode(peerId);
   return new Writer(HELLO_DOMAIN.length + chainId.length + peer.length + 4)
-    .bytes(HELLO_DOMAIN).varBytes(new TextEncoder().encode(chainId)).varBytes(peer).finish();
+    .bytes(HELLO_DOMAIN).varText(chainId).varBytes(peer).finish();
 }
 
 export function encodeHello(h: Hello): Uint8Array {
   const w = new Writer(256 + h.admission.length);
-  w.varBytes(new TextEncoder().encode(h.chainId)).bytes(h.genesisHash).u64(h.height);
+  w.varText(h.chainId).bytes(h.genesisHash).u64(h.height);
   if (h.validator === null) w.u8(0);
   else w.u8(1).bytes(h.validator.publicKey).bytes(h.validator.signature);
   return w.varBytes(h.admission).finish();

@@ -96,7 +96,7 @@ export function decodeCommit(bytes: Uint8Array, field = "commit"): Commit {
 }
 
 function writeHeader(w: Writer, h: BlockHeader): void {
-  w.u8(h.version).varBytes(new TextEncoder().encode(h.chainId)).u64(h.height).u64(h.timestamp);
+  w.u8(h.version).varText(h.chainId).u64(h.height).u64(h.timestamp);
   w.bytes(h.previousHash).bytes(h.txRoot).bytes(h.stateRoot).bytes(h.proposer);
   writeCommit(w, h.lastCommit);
 }
@@ -183,5 +183,5 @@ export const COMMIT_DOMAIN = new TextEncoder().encode("CAS commit v1:");
 
 /** What a validator signs to commit block `hash` at `height` in `round` on `chainId`. */
 export function commitMessage(chainId: string, height: bigint, round: number, hash: Uint8Array): Uint8Array {
-  return new Writer(96).bytes(COMMIT_DOMAIN).varBytes(new TextEncoder().encode(chainId)).u64(height).u32(round).bytes(hash).finish();
+  return new Writer(96).bytes(COMMIT_DOMAIN).varText(chainId).u64(height).u32(round).bytes(hash).finish();
 }

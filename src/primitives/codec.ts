@@ -14,6 +14,8 @@ import { CodecErrorCode } from "./errors.js";
 export const MAX_AMOUNT = (1n << 128n) - 1n;
 
 /** Peer messages are untrusted: a codec error costs the sender this much score. */
+const utf8 = new TextEncoder();
+
 const PEER_PENALTY = { verdict: "reject", score: 20 } as const;
 
 function codecError(code: CodecErrorCode, field: string, message: string): CasError {
@@ -114,6 +116,20 @@ export class Writer {
   /** Length (varint) then bytes. */
   varBytes(b: Uint8Array): this {
     return this.varint(b.length).bytes(b);
+  }
+
+  /** Length (varint) then the UTF-8 bytes of `s`; ASCII (chain ids, every transaction has one) is copied without an intermediate array. */
+  varText(s: string): this {
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return this.varBytes(utf8.encode(s));
+    const at = this.varint(s.length).room(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[at + i] = s.charCodeAt(i);
+    return this;
+  }
+
+  /** Empties the writer, keeping its buffer: a scratch writer serves many encodings. */
+  reset(): this {
+    this.len = 0;
+    return this;
   }
 
   /** The bytes written so far (a copy). */

@@ -154,7 +154,7 @@ function checkUnsignedProposal(p: UnsignedProposal, field: string): void {
 // ---------------------------------------------------------------- signing
 
 function writeVoteTarget(w: Writer, chainId: string, height: bigint, round: number, hash: Uint8Array | null): void {
-  w.varBytes(new TextEncoder().encode(chainId)).u64(height).u32(round);
+  w.varText(chainId).u64(height).u32(round);
   if (hash !== null) w.bytes(hash);
 }
 
@@ -177,7 +177,7 @@ export function voteMessageOf(v: UnsignedVote): Uint8Array {
 
 /** What a proposer signs to propose the block with hash `blockHash`. */
 export function proposalSigningMessage(chainId: string, height: bigint, round: number, polRound: number, blockHash: Uint8Array): Uint8Array {
-  return new Writer(96).bytes(PROPOSAL_DOMAIN).varBytes(new TextEncoder().encode(chainId)).u64(height).u32(round).u32(polRound + 1).bytes(blockHash).finish();
+  return new Writer(96).bytes(PROPOSAL_DOMAIN).varText(chainId).u64(height).u32(round).u32(polRound + 1).bytes(blockHash).finish();
 }
 
 /** The signing message of a proposal. */
@@ -215,7 +215,7 @@ export function signProposal(p: UnsignedProposal, sign: (message: Uint8Array) =>
 
 function writeVote(w: Writer, v: Vote): void {
   w.u8(v.type);
-  w.varBytes(new TextEncoder().encode(v.chainId)).u64(v.height).u32(v.round);
+  w.varText(v.chainId).u64(v.height).u32(v.round);
   if (v.blockHash === null) w.u8(0);
   else w.u8(1).bytes(v.blockHash);
   w.bytes(v.validator).bytes(v.signature);
@@ -260,7 +260,7 @@ export function encodeProposal(p: Proposal): Uint8Array {
   checkProposal(p);
   const block = encodeBlock(p.block);
   const w = new Writer(block.length + 160);
-  w.varBytes(new TextEncoder().encode(p.chainId)).u64(p.height).u32(p.round).u32(p.polRound + 1);
+  w.varText(p.chainId).u64(p.height).u32(p.round).u32(p.polRound + 1);
   w.bytes(p.proposer).bytes(p.signature).varBytes(block);
   return w.finish();
 }

@@ -253,7 +253,7 @@ function writeState(w: Writer, s: ChannelState): Writer {
 
 /** What each party signs for `state` on chain `chainId`. */
 export function channelStateMessage(chainId: string, state: ChannelState): Uint8Array {
-  return writeState(new Writer(96).bytes(CHANNEL_DOMAIN).varBytes(new TextEncoder().encode(chainId)), state).finish();
+  return writeState(new Writer(96).bytes(CHANNEL_DOMAIN).varText(chainId), state).finish();
 }
 
 export function encodeSignedState(s: SignedChannelState): Uint8Array {

@@ -192,7 +192,7 @@ export function readOutput(r: Reader, field: string): TxOutput {
 }
 
 function writeUnsigned(w: Writer, tx: Transaction): void {
-  w.u8(tx.version).varBytes(new TextEncoder().encode(tx.chainId)).u8(tx.kind).u64(tx.expiresAt);
+  w.u8(tx.version).varText(tx.chainId).u8(tx.kind).u64(tx.expiresAt);
   w.varint(tx.inputs.length);
   for (const i of tx.inputs) {
     writeOutPoint(w, i.prevout);
@@ -219,12 +219,14 @@ export function encodeUnsignedTx(tx: Transaction): Uint8Array {
 // mutate a transaction (the types say readonly).
 const encodings = new WeakMap<Transaction, Uint8Array>();
 const ids = new WeakMap<Transaction, Uint8Array>();
+/** encodeTx's writer: nothing it calls encodes a transaction, and finish() copies the bytes out. */
+const scratch = new Writer(4096);
 
 /** The canonical encoding of a whole transaction. Do not modify the result. */
 export function encodeTx(tx: Transaction): Uint8Array {
   let bytes = encodings.get(tx);
   if (bytes === undefined) {
-    const w = new Writer(512);
+    const w = scratch.reset();
     writeUnsigned(w, tx);
     w.varint(tx.signatures.length);
     for (const s of tx.signatures) w.bytes(s.publicKey).bytes(s.signature);

@@ -57,3 +57,18 @@ t.test("fixed integers, bytes, lists and the end", async (t) => {
     t.match((e as Error).message, /^tx\.payload: expected 3 more bytes, 2 left$/, "the message names the field");
   }
 });
+
+t.test("varText writes the UTF-8 of any string as varBytes would, and reset reuses the writer", async (t) => {
+  const utf8 = new TextEncoder();
+  t.same(hex(new Writer().varText("cas-devnet").finish()), "0a6361732d6465766e6574");
+  t.same(hex(new Writer().varText("").finish()), "00");
+  // Non-ASCII takes the encoder's path: "é" is two bytes, "€" three, an astral character four.
+  t.same(hex(new Writer().varText("é€😀").finish()), "09c3a9e282acf09f9880");
+  const scratch = new Writer(4);
+  fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), fc.string({ maxLength: 200 }), (a, b) => {
+    const direct = scratch.reset().varText(a).varText(b).finish();
+    const expected = new Writer().varBytes(utf8.encode(a)).varBytes(utf8.encode(b)).finish();
+    return Buffer.from(direct).equals(Buffer.from(expected));
+  }), { numRuns: 2000 });
+  t.same(hex(scratch.reset().u8(7).finish()), "07", "after reset only the new bytes are written");
+});
