@@ -13,9 +13,9 @@ import { CodecErrorCode } from "./errors.js";
 /** Largest amount: amounts are unsigned 128-bit integers. */
 export const MAX_AMOUNT = (1n << 128n) - 1n;
 
-/** Peer messages are untrusted: a codec error costs the sender this much score. */
 const utf8 = new TextEncoder();
 
+/** Peer messages are untrusted: a codec error costs the sender this much score. */
 const PEER_PENALTY = { verdict: "reject", score: 20 } as const;
 
 function codecError(code: CodecErrorCode, field: string, message: string): CasError {

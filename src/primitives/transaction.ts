@@ -219,7 +219,11 @@ export function encodeUnsignedTx(tx: Transaction): Uint8Array {
 // mutate a transaction (the types say readonly).
 const encodings = new WeakMap<Transaction, Uint8Array>();
 const ids = new WeakMap<Transaction, Uint8Array>();
-/** encodeTx's writer: nothing it calls encodes a transaction, and finish() copies the bytes out. */
+/**
+ * encodeTx's writer: nothing it calls encodes a transaction, and finish()
+ * copies the bytes out. It keeps the size of the largest transaction encoded
+ * (TX_LIMITS bound it).
+ */
 const scratch = new Writer(4096);
 
 /** The canonical encoding of a whole transaction. Do not modify the result. */
