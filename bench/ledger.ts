@@ -51,10 +51,13 @@ interface Funding {
   coins: { txId: Uint8Array; index: number; amount: bigint }[][];
 }
 
+/** The fee of a fan-out transaction. */
+const FAN_OUT_FEE = 100_000n;
+
 /** A fan-out transaction: one coin of `from` into `n` equal outputs for each of `keys`. */
 function fanOut(chainId: string, from: KeyPair, coin: { txId: Uint8Array; index: number; amount: bigint }, keys: KeyPair[], perKey: number, piece: bigint, expiresAt: bigint): Transaction {
   const outputs = keys.flatMap((k) => Array.from({ length: perKey }, () => ({ address: keyAddress(k.publicKey), currency: CAS, amount: piece })));
-  const fee = 100_000n;
+  const fee = FAN_OUT_FEE;
   outputs.push({ address: keyAddress(from.publicKey), currency: CAS, amount: coin.amount - piece * BigInt(outputs.length) - fee });
   return signTransaction({
     version: TX_VERSION, chainId, kind: TxKind.Transfer, expiresAt,
@@ -231,18 +234,10 @@ async function fundThroughNode(node: CasNode, sale: KeyPair, keys: KeyPair[], co
   const piece = 1_000_000n;
   const groups = Math.ceil(keys.length / perTx);
   const gtx = genesisBlock(node.genesis).txs[0]!;
-  const fee = 100_000n;
-  const share = piece * BigInt(perTx * perKey) + fee;
-  const split = signTransaction({
-    version: TX_VERSION, chainId, kind: TxKind.Transfer, expiresAt,
-    inputs: [{ prevout: { txId: txId(gtx), index: 1 }, unlock: new Uint8Array(0) }],
-    outputs: [
-      ...Array.from({ length: groups }, () => ({ address: keyAddress(sale.publicKey), currency: CAS, amount: share })),
-      { address: keyAddress(sale.publicKey), currency: CAS, amount: gtx.outputs[1]!.amount - share * BigInt(groups) - fee },
-    ],
-    fee, message: new Uint8Array(0), declarations: [], payload: new Uint8Array(0), signatures: [],
-  }, [sale]);
-  await submitAndWait(node, [split]);
+  // Each share pays its group's pieces and the fee of its fan-out.
+  const share = piece * BigInt(perTx * perKey) + FAN_OUT_FEE;
+  const split = fanOut(chainId, sale, { txId: txId(gtx), index: 1, amount: gtx.outputs[1]!.amount }, [sale], groups, share, expiresAt);
+  await pushThrough(node, [split]);
   const funding: Funding = { keys, coins: keys.map(() => []) };
   const fans: Transaction[] = [];
   for (let g = 0; g < groups; g++) {
@@ -252,25 +247,8 @@ async function fundThroughNode(node: CasNode, sale: KeyPair, keys: KeyPair[], co
     const id = txId(fan);
     group.forEach((_, k) => { for (let c = 0; c < perKey; c++) funding.coins[g * perTx + k]!.push({ txId: id, index: k * perKey + c, amount: piece }); });
   }
-  await submitAndWait(node, fans);
+  await pushThrough(node, fans);
   return funding;
-}
-
-/** Submits `txs` and waits until a block has committed every one. */
-async function submitAndWait(node: CasNode, txs: readonly Transaction[]): Promise<void> {
-  const waiting = new Set(txs);
-  const done = new Promise<void>((resolve) => {
-    const check = (block: { txs: Transaction[] }): void => {
-      for (const tx of block.txs) waiting.delete(tx);
-      if (waiting.size === 0) {
-        node.off("block", check);
-        resolve();
-      }
-    };
-    node.on("block", check);
-  });
-  for (const tx of txs) await node.submit(tx);
-  await done;
 }
 
 /**
