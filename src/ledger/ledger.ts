@@ -850,7 +850,9 @@ export class Ledger implements CoinView {
       });
       coinsOf.push(coins);
       const message = signingMessage(ids[i]!);
-      for (const [j, s] of validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins, ops[i]).entries()) {
+      const checks = validateTxInputs(tx, this, h.timestamp, `${field}.txs[${i}]`, coins, ops[i]);
+      for (let j = 0; j < checks.length; j++) {
+        const s = checks[j]!;
         pending.push({ message: s.message ?? message, publicKey: s.publicKey, signature: s.signature, field: s.field ?? `${field}.txs[${i}].signatures[${j}]` });
         failCodes.push(s.code);
       }

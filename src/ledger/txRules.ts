@@ -81,20 +81,36 @@ function addTo(sums: Map<string, bigint>, currency: Uint8Array, amount: bigint, 
 
 const CAS_KEY = bytesKey(new Uint8Array(32));
 
-/** Owner hashes of public keys, memoized: SHA3 per signature is a visible cost at 10,000 transactions a block. */
-const owners = new Map<string, string>();
+/**
+ * Owner hashes of public keys, memoized: SHA3 per signature is a visible cost
+ * at 10,000 transactions a block. Slots are found by 30 bits of the key (a
+ * small integer, so a lookup builds no string) and hold a copy of the key,
+ * compared in full: keys that share a slot only cost a recomputation.
+ */
+const owners = new Map<number, KeyOwner>();
 const OWNER_CACHE = 100_000;
+
+/** The key address of a public key: its hash, and the hash as a map key. */
+interface KeyOwner {
+  readonly publicKey: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly owner: string;
+}
+
+function keyOwner(publicKey: Uint8Array): KeyOwner {
+  const slot = publicKey.length < 4 ? -1 : (publicKey[0]! | (publicKey[1]! << 8) | (publicKey[2]! << 16) | ((publicKey[3]! & 0x3f) << 24));
+  const known = owners.get(slot);
+  if (known !== undefined && equalBytes(known.publicKey, publicKey)) return known;
+  if (owners.size >= OWNER_CACHE) owners.clear();
+  const hash = keyAddress(publicKey).hash;
+  const entry = { publicKey: Uint8Array.from(publicKey), hash, owner: bytesKey(hash) };
+  owners.set(slot, entry);
+  return entry;
+}
 
 /** The key address hash (as a map key) of a public key. */
 function ownerOf(publicKey: Uint8Array): string {
-  const k = bytesKey(publicKey);
-  let o = owners.get(k);
-  if (o === undefined) {
-    if (owners.size >= OWNER_CACHE) owners.clear();
-    o = bytesKey(keyAddress(publicKey).hash);
-    owners.set(k, o);
-  }
-  return o;
+  return keyOwner(publicKey).owner;
 }
 
 /** Output sums per currency (keyed by bytesKey of the id), the fee counted in CAS. */
@@ -113,6 +129,7 @@ export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
  * transaction (its payload, strictly decoded); undefined for a transfer.
  */
 export function stakeOpOf(tx: Transaction, field = "tx"): StakeOp | undefined {
+  if (tx.kind !== TxKind.Stake && tx.kind !== TxKind.Unstake && tx.kind !== TxKind.VoteDelegate && tx.kind !== TxKind.Evidence) return undefined;
   const f = `${field}.payload`;
   switch (tx.kind) {
     case TxKind.Stake:
@@ -182,6 +199,11 @@ function payloadSigner(op: StakeOp | undefined): Uint8Array | undefined {
  * staking operation of a staking kind.
  */
 export function validateTxStructure(tx: Transaction, chainId: string, field = "tx", inputIds?: readonly string[]): StakeOp | undefined {
+  return plainStructure(tx, chainId, inputIds) ? undefined : structureRules(tx, chainId, field, inputIds);
+}
+
+/** validateTxStructure's general path, for every kind (exported for the test that proves the plain path agrees with it). */
+export function structureRules(tx: Transaction, chainId: string, field = "tx", inputIds?: readonly string[]): StakeOp | undefined {
   if (tx.chainId !== chainId) throw fail(TxErrorCode.WRONG_CHAIN, `${field}.chainId`, `expected ${chainId}, got ${tx.chainId}`);
   if (!USER_KINDS.has(tx.kind)) throw fail(TxErrorCode.STRUCTURE, `${field}.kind`, `kind ${tx.kind} is only valid in its place in a block`);
   // Every user kind spends an input: it pays the fee, and it makes the id unique, so a transaction cannot be replayed.
@@ -209,6 +231,96 @@ export function validateTxStructure(tx: Transaction, chainId: string, field = "t
   });
   outputSums(tx, field);
   return op;
+}
+
+/**
+ * Inputs and signatures the plain-transfer paths compare pairwise (no
+ * collection is built); a transaction with more takes the general path.
+ */
+const PLAIN_MAX = 8;
+
+/**
+ * validateTxStructure for the common transaction, decided without building a
+ * collection: a transfer of CAS only, with no declarations and at most
+ * PLAIN_MAX inputs and signatures. True only when every structure rule
+ * holds; false leaves the verdict, and the error naming the broken rule, to
+ * the general path. A test proves both paths agree.
+ */
+function plainStructure(tx: Transaction, chainId: string, inputIds: readonly string[] | undefined): boolean {
+  const n = tx.inputs.length, m = tx.signatures.length;
+  if (tx.kind !== TxKind.Transfer || tx.chainId !== chainId || n === 0 || n > PLAIN_MAX || m > PLAIN_MAX) return false;
+  if (tx.outputs.length === 0 || tx.payload.length !== 0 || tx.declarations.length !== 0) return false;
+  let sum = 0n;
+  for (const o of tx.outputs) {
+    if (o.address.type === AddressType.Contract || !isZeroBytes(o.currency)) return false;
+    sum += o.amount;
+    if (sum > MAX_AMOUNT) return false;
+  }
+  if (tx.fee > 0n && sum + tx.fee > MAX_AMOUNT) return false;
+  for (let i = 0; i < n; i++) {
+    const a = tx.inputs[i]!.prevout;
+    if (a.txId.length !== 32) return false;
+    for (let j = 0; j < i; j++) {
+      const b = tx.inputs[j]!.prevout;
+      if (inputIds === undefined ? a.index === b.index && equalBytes(a.txId, b.txId) : inputIds[i] === inputIds[j]) return false;
+    }
+  }
+  for (let i = 1; i < m; i++) {
+    for (let j = 0; j < i; j++) if (equalBytes(tx.signatures[i]!.publicKey, tx.signatures[j]!.publicKey)) return false;
+  }
+  return true;
+}
+
+/**
+ * validateTxInputs for the common transaction, decided without building a
+ * collection: a transfer, not expired, of at most PLAIN_MAX inputs and
+ * signatures, whose inputs are unspent key-owned CAS coins without unlock
+ * data and whose outputs are CAS. Returns the signatures to verify when every
+ * rule holds; undefined leaves the verdict, and the error naming the broken
+ * rule, to the general path. A test proves both paths agree.
+ */
+function plainInputs(tx: Transaction, view: CoinView, blockTime: bigint, coins: readonly (Coin | undefined)[] | undefined): SignatureCheck[] | undefined {
+  const n = tx.inputs.length, m = tx.signatures.length;
+  if (tx.kind !== TxKind.Transfer || blockTime > tx.expiresAt || n > PLAIN_MAX || m > PLAIN_MAX) return undefined;
+  const held: Coin[] = new Array<Coin>(n);
+  let inSum = 0n;
+  for (let i = 0; i < n; i++) {
+    const input = tx.inputs[i]!;
+    const coin = coins === undefined ? view.coin(input.prevout) : coins[i];
+    if (coin === undefined || coin.output.address.type !== AddressType.Key || input.unlock.length !== 0 || !isZeroBytes(coin.output.currency)) return undefined;
+    inSum += coin.output.amount;
+    if (inSum > MAX_AMOUNT) return undefined;
+    held[i] = coin;
+  }
+  let outSum = 0n;
+  for (const o of tx.outputs) {
+    if (!isZeroBytes(o.currency)) return undefined;
+    outSum += o.amount;
+    if (outSum > MAX_AMOUNT) return undefined;
+  }
+  if (tx.fee > 0n) {
+    outSum += tx.fee;
+    if (outSum > MAX_AMOUNT) return undefined;
+  }
+  if (inSum !== outSum) return undefined;
+  // Every signer owns an input, and every input's owner signed.
+  const signers: Uint8Array[] = new Array<Uint8Array>(m);
+  const checks: SignatureCheck[] = new Array<SignatureCheck>(m);
+  for (let j = 0; j < m; j++) {
+    const s = tx.signatures[j]!;
+    const owner = keyOwner(s.publicKey).hash;
+    let owns = false;
+    for (let i = 0; i < n && !owns; i++) owns = equalBytes(owner, held[i]!.output.address.hash);
+    if (!owns) return undefined;
+    signers[j] = owner;
+    checks[j] = { publicKey: s.publicKey, signature: s.signature };
+  }
+  for (let i = 0; i < n; i++) {
+    let signed = false;
+    for (let j = 0; j < m && !signed; j++) signed = equalBytes(signers[j]!, held[i]!.output.address.hash);
+    if (!signed) return undefined;
+  }
+  return checks;
 }
 
 /** The declarations a transaction carries, decoded, by address key (bytesKey of the 21-byte address); at most one per address. */
@@ -338,6 +450,13 @@ function stateChecks(chainId: string, d: ChannelDeclaration, s: SignedChannelSta
  * The channel record rules that depend on block order are applyChannelOp's.
  */
 export function validateTxInputs(
+  tx: Transaction, view: CoinView, blockTime: bigint, field = "tx", coins?: readonly (Coin | undefined)[], op: StakeOp | undefined = stakeOpOf(tx, field),
+): SignatureCheck[] {
+  return (op === undefined ? plainInputs(tx, view, blockTime, coins) : undefined) ?? inputRules(tx, view, blockTime, field, coins, op);
+}
+
+/** validateTxInputs's general path, for every kind (exported for the test that proves the plain path agrees with it). */
+export function inputRules(
   tx: Transaction, view: CoinView, blockTime: bigint, field = "tx", coins?: readonly (Coin | undefined)[], op: StakeOp | undefined = stakeOpOf(tx, field),
 ): SignatureCheck[] {
   if (blockTime > tx.expiresAt) throw fail(TxErrorCode.EXPIRED, `${field}.expiresAt`, `expired at ${tx.expiresAt}, block time ${blockTime}`);
