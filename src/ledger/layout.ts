@@ -67,12 +67,26 @@ export function heightFromBytes(bytes: Uint8Array): bigint {
 export const TIP_KEY = key(PREFIX.meta, enc.encode("tip"));
 export const GENESIS_KEY = key(PREFIX.meta, enc.encode("genesis"));
 
+/**
+ * prefix ‖ part written into `out` (1 + part.length bytes, reused for many
+ * keys): for a WriteBatch, which copies each key as it is added.
+ */
+function keyInto(out: Uint8Array, prefix: number, part: Uint8Array): Uint8Array {
+  out[0] = prefix;
+  out.set(part, 1);
+  return out;
+}
+
 export const blockKey = (hash: Uint8Array): Uint8Array => key(PREFIX.block, hash);
 export const heightKey = (height: bigint): Uint8Array => key(PREFIX.height, heightBytes(height));
 export const commitKey = (hash: Uint8Array): Uint8Array => key(PREFIX.commit, hash);
 export const coinKey = (outpoint: Uint8Array): Uint8Array => key(PREFIX.coin, outpoint);
 export const undoKey = (hash: Uint8Array): Uint8Array => key(PREFIX.undo, hash);
 export const txIndexKey = (id: Uint8Array): Uint8Array => key(PREFIX.txIndex, id);
+/** coinKey written into `out` (37 bytes). */
+export const coinKeyInto = (out: Uint8Array, outpoint: Uint8Array): Uint8Array => keyInto(out, PREFIX.coin, outpoint);
+/** txIndexKey written into `out` (33 bytes). */
+export const txIndexKeyInto = (out: Uint8Array, id: Uint8Array): Uint8Array => keyInto(out, PREFIX.txIndex, id);
 export const balanceKey = (address: Uint8Array, currency: Uint8Array): Uint8Array => key(PREFIX.balance, address, currency);
 export const ledgerHeaderKey = (height: bigint): Uint8Array => key(PREFIX.ledgerHeader, heightBytes(height));
 

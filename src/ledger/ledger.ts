@@ -62,8 +62,8 @@ import type { SpecialDeclaration } from "../primitives/special.js";
 import { AddressType } from "../crypto/address.js";
 import type { BatchOp, Store } from "./store.js";
 import {
-  DPOS_META_KEY, FORMAT_KEY, GENESIS_KEY, STAKE_PREFIX, STORE_FORMAT, TIP_KEY, balanceKey, blockKey, coinKey, commitKey, heightKey, ledgerHeaderKey,
-  heightBytes, heightFromBytes, prefixRange, txIndexKey, undoKey, PREFIX,
+  DPOS_META_KEY, FORMAT_KEY, GENESIS_KEY, STAKE_PREFIX, STORE_FORMAT, TIP_KEY, balanceKey, blockKey, coinKey, coinKeyInto, commitKey, heightKey, ledgerHeaderKey,
+  heightBytes, heightFromBytes, prefixRange, txIndexKey, txIndexKeyInto, undoKey, PREFIX,
 } from "./layout.js";
 
 const ZERO32 = new Uint8Array(32);
@@ -187,32 +187,36 @@ interface BlockEffects {
   leaves?: readonly { key: Uint8Array; before: bigint; after: bigint }[];
 }
 
-/** Scratch for an amount's encoding, so a coin's bytes are allocated once at their exact size. */
-const amountScratch = new Uint8Array(MAX_AMOUNT_BYTES);
+/** Bytes of the longest coin encoding: height, address, a token's currency id, the largest amount. */
+const MAX_COIN_BYTES = 8 + ADDRESS_BYTES + 33 + MAX_AMOUNT_BYTES;
+/** Scratch for coin encodings that are copied at once (into undo data, or a write batch). */
+const coinScratch = new Uint8Array(MAX_COIN_BYTES);
 
 /**
- * A coin's encoding: height u64 LE ‖ output (codec.ts rules), written
- * directly (tens of thousands per block): one exact-size allocation, no
- * views or bigint steps for the common case.
+ * Writes a coin's encoding, height u64 LE ‖ output (codec.ts rules), into
+ * `out` at `at` (room for MAX_COIN_BYTES); returns the offset after it.
+ * Written directly (tens of thousands per block): no views or bigint steps
+ * for the common case.
  */
-export function encodeCoin(c: Coin): Uint8Array {
+function writeCoin(out: Uint8Array, at: number, c: Coin): number {
   const o = c.output;
-  const cas = isZeroBytes(o.currency);
-  const amountEnd = writeAmount(amountScratch, 0, o.amount);
-  const out = new Uint8Array(8 + ADDRESS_BYTES + (cas ? 1 : 33) + amountEnd);
-  writeU64(out, 0, c.height);
-  out[8] = o.address.type;
+  writeU64(out, at, c.height);
+  out[at + 8] = o.address.type;
   const hash = o.address.hash;
-  for (let i = 0; i < 20; i++) out[9 + i] = hash[i]!;
-  let at = 29;
-  if (cas) out[at++] = 0;
+  for (let i = 0; i < 20; i++) out[at + 9 + i] = hash[i]!;
+  let i = at + 29;
+  if (isZeroBytes(o.currency)) out[i++] = 0;
   else {
-    out[at++] = 1;
-    out.set(o.currency, at);
-    at += 32;
+    out[i++] = 1;
+    out.set(o.currency, i);
+    i += 32;
   }
-  for (let i = 0; i < amountEnd; i++) out[at + i] = amountScratch[i]!;
-  return out;
+  return writeAmount(out, i, o.amount);
+}
+
+/** A coin's encoding (see writeCoin), in an allocation of its exact size. */
+export function encodeCoin(c: Coin): Uint8Array {
+  return coinScratch.slice(0, writeCoin(coinScratch, 0, c));
 }
 
 /** Writes `v` (u64) little-endian at `at`; heights are safe Numbers, so no bigint steps for them. */
@@ -249,8 +253,8 @@ export function decodeCoin(bytes: Uint8Array, field = "coin"): Coin {
 function encodeUndo(spent: readonly { key: Uint8Array; coin: Coin }[], aux: readonly BatchOp[]): Uint8Array {
   const w = new Writer(64 + spent.length * 96).varint(spent.length);
   for (const s of spent) {
-    w.bytes(s.key);
-    w.varBytes(encodeCoin(s.coin));
+    const n = writeCoin(coinScratch, 0, s.coin);
+    w.bytes(s.key).varint(n).prefix(coinScratch, n);
   }
   w.varint(aux.length);
   for (const op of aux) {
@@ -899,6 +903,7 @@ export class Ledger implements CoinView {
   /** Writes the block and moves the tip in one synced batch; updates the caches after. */
   private async commit(block: Block, hash: Uint8Array, commit: Commit, effects: BlockEffects, tip: Tip, extra: BatchOp[] = [], prepared?: Prepared): Promise<Tip> {
     const h = block.header;
+    const batch = this.store.batch();
     const ops: BatchOp[] = [
       ...extra,
       ...(effects.aux?.ops ?? []),
@@ -909,21 +914,29 @@ export class Ledger implements CoinView {
       { key: ledgerHeaderKey(h.height), value: encodeLedgerHeader(tip.ledgerHeader) },
       { key: TIP_KEY, value: concat([heightBytes(h.height), hash]) },
     ];
-    effects.ids.forEach((id, i) => {
-      const loc = new Uint8Array(12);
-      const dv = new DataView(loc.buffer);
-      dv.setBigUint64(0, h.height, false);
-      dv.setUint32(8, i, false);
-      ops.push({ key: txIndexKey(id), value: loc });
-    });
-    for (const s of effects.spent) ops.push({ key: coinKey(s.key), value: null });
-    for (const c of effects.created) ops.push({ key: coinKey(c.key), value: encodeCoin(c.coin) });
+    for (const op of ops) {
+      if (op.value === null) batch.del(op.key);
+      else batch.put(op.key, op.value);
+    }
+    // Per transaction and coin (tens of thousands a block): keys and values
+    // written into scratch buffers, which the batch copies as they are added.
+    const txKey = new Uint8Array(1 + 32), loc = new Uint8Array(12), key = new Uint8Array(1 + 36);
+    const locView = new DataView(loc.buffer);
+    locView.setBigUint64(0, h.height, false);
+    for (let i = 0; i < effects.ids.length; i++) {
+      locView.setUint32(8, i, false);
+      batch.put(txIndexKeyInto(txKey, effects.ids[i]!), loc);
+    }
+    for (const s of effects.spent) batch.del(coinKeyInto(key, s.key));
+    for (const c of effects.created) batch.put(coinKeyInto(key, c.key), coinScratch.subarray(0, writeCoin(coinScratch, 0, c.coin)));
     for (const b of effects.balances.values()) {
-      ops.push({ key: balanceKey(addressBytes(b.address), b.currency), value: b.after === 0n ? null : encodeAmount(b.after) });
+      const k = balanceKey(addressBytes(b.address), b.currency);
+      if (b.after === 0n) batch.del(k);
+      else batch.put(k, encodeAmount(b.after));
     }
     // RocksDB writes on its own thread: the caches are updated meanwhile and
     // put back if the write fails, so the JavaScript thread does not idle.
-    const written = this.store.write(ops, true);
+    const written = batch.write(true);
     const done = this.watch(written);
     this.applyCoins(effects.spent, effects.created);
     try {

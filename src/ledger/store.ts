@@ -23,11 +23,24 @@ export interface RangeOptions {
   readonly limit?: number;
 }
 
+/**
+ * A write batch filled op by op. Each key and value is copied when it is
+ * added, so a caller may reuse one buffer for many of them.
+ */
+export interface WriteBatch {
+  put(key: Uint8Array, value: Uint8Array): void;
+  del(key: Uint8Array): void;
+  /** Applies every op atomically; with `sync`, durable when the promise resolves. Called once. */
+  write(sync: boolean): Promise<void>;
+}
+
 /** What the ledger needs of a key-value store. */
 export interface Store {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Applies every op atomically; with `sync`, durable when the promise resolves. */
   write(ops: readonly BatchOp[], sync: boolean): Promise<void>;
+  /** An empty batch to fill op by op (the ledger's per-block batch: no op objects, reused key buffers). */
+  batch(): WriteBatch;
   /** Entries with gte <= key < lt, in key order (or reversed). */
   range(options: RangeOptions): AsyncGenerator<[Uint8Array, Uint8Array]>;
   close(): Promise<void>;
@@ -84,22 +97,34 @@ export class RocksStore implements Store {
   }
 
   write(ops: readonly BatchOp[], sync: boolean): Promise<void> {
-    if (!this.open_) return Promise.reject(storeError("write", this.path, new Error("the store is closed")));
+    const batch = this.batch();
+    for (const op of ops) {
+      if (op.value === null) batch.del(op.key);
+      else batch.put(op.key, op.value);
+    }
+    return batch.write(sync);
+  }
+
+  batch(): WriteBatch {
     // The binding's own batch, op by op (abstract-leveldown's implementor
     // methods): the public batch() copies every op into a new object, needs
     // Buffers (a view per key and value), and its native side looks up three
     // properties per op; this path costs a third of that on the JavaScript
     // thread (tens of thousands of ops a block). The binding reads any byte
-    // view, and BatchOp's types leave nothing to check. The write is one
-    // RocksDB WriteBatch either way: all of it or none.
-    const batch = this.db._chainedBatch();
-    for (const op of ops) {
-      if (op.value === null) batch._del(op.key);
-      else batch._put(op.key, op.value);
-    }
-    return new Promise((resolve, reject) => {
-      batch._write({ sync }, (e: Error | undefined) => (e ? reject(storeError("write", this.path, e)) : resolve()));
-    });
+    // view and copies it into the RocksDB WriteBatch at once (binding.cc
+    // batch_put), so callers may reuse their buffers. The write is one
+    // WriteBatch either way: all of it or none.
+    const native = this.db._chainedBatch();
+    return {
+      put: (key, value) => native._put(key, value),
+      del: (key) => native._del(key),
+      write: (sync) => {
+        if (!this.open_) return Promise.reject(storeError("write", this.path, new Error("the store is closed")));
+        return new Promise((resolve, reject) => {
+          native._write({ sync }, (e: Error | undefined) => (e ? reject(storeError("write", this.path, e)) : resolve()));
+        });
+      },
+    };
   }
 
   async *range(options: RangeOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {

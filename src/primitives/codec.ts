@@ -113,6 +113,13 @@ export class Writer {
     return this;
   }
 
+  /** Raw bytes: the first `n` of `b` (a scratch buffer's content), no length. */
+  prefix(b: Uint8Array, n: number): this {
+    const at = this.room(n);
+    for (let i = 0; i < n; i++) this.buf[at + i] = b[i]!;
+    return this;
+  }
+
   /** Length (varint) then bytes. */
   varBytes(b: Uint8Array): this {
     return this.varint(b.length).bytes(b);

@@ -118,6 +118,9 @@ t.test("genesis, a payment, restart, and disconnect", async (t) => {
   // Restart: caches rebuilt from RocksDB and checked against the tip.
   const root = toHex(w.ledger.stateRoot);
   const coins = w.ledger.coinCount;
+  // Every coin the block created, as the store will give it back (the batch reuses one buffer for their keys and values).
+  const created = block.txs.flatMap((btx) => btx.outputs.map((_, index) => ({ txId: txId(btx), index })));
+  const before = created.map((o) => w.ledger.coin(o));
   w.ledger.dispose();
   await w.store.close();
   w.store = await RocksStore.open(join(w.dir, "db"));
@@ -125,6 +128,8 @@ t.test("genesis, a payment, restart, and disconnect", async (t) => {
   t.equal(w.ledger.tip.height, 1n, "the tip survives a restart");
   t.equal(toHex(w.ledger.stateRoot), root, "the state tree is rebuilt to the same root");
   t.equal(w.ledger.coinCount, coins, "the coin cache is rebuilt");
+  t.ok(created.length >= 3 && before.every((c) => c !== undefined), `block 1 created ${created.length} coins`);
+  t.same(created.map((o) => w.ledger.coin(o)), before, "each coin of block 1 reads back from the store as it was written");
 
   const back = await w.ledger.disconnectTip();
   t.equal(back.height, 0n, "block 1 disconnected");
