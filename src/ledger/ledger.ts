@@ -765,7 +765,8 @@ export class Ledger implements CoinView {
     if (!equalBytes(h.previousHash, tip.hash)) throw blockFail(BlockErrorCode.BAD_PREVIOUS, `${field}.previousHash`, `expected ${toHex(tip.hash)}`);
     if (h.timestamp <= tip.header.timestamp) throw blockFail(BlockErrorCode.BAD_TIMESTAMP, `${field}.timestamp`, `expected after ${tip.header.timestamp}`);
 
-    const ids = block.txs.map(txId);
+    // The proposer's own block (the very object proposeBlock returned): its ids are the proposal's.
+    const ids = this.proposed?.block === block ? this.proposed.effects.ids : block.txs.map(txId);
     const seen = new Set<string>();
     ids.forEach((id, i) => {
       const k = bytesKey(id);

@@ -75,14 +75,20 @@ interface Entry {
   readonly idKey: string;
   readonly size: number;
   readonly spends: string[];
-  /** Its verified signatures (see `verifiedSignatures`), and their map keys. */
+  /** Its verified signatures (see `verifiedSignatures`), and their slots (signatureSlot). */
   readonly verified: readonly PendingSignature[];
-  readonly verifiedKeys: readonly string[];
+  readonly verifiedKeys: readonly number[];
   /** Its staking operation, and the key it concerns (stakeKeyOf); or its channel's key (channelKeyOf). */
   readonly op: StakeOp | undefined;
   readonly stakeKey: string | undefined;
   /** Whether its validity depends on the block's time (time lock, HTLC, channel operation). */
   readonly timed: boolean;
+}
+
+/** The verified-signature slot of a signature: 30 bits of its S half (R's first bytes are a point's y, S's are uniform). */
+function signatureSlot(signature: Uint8Array): number {
+  if (signature.length < 36) return -1;
+  return signature[32]! | (signature[33]! << 8) | (signature[34]! << 16) | ((signature[35]! & 0x3f) << 24);
 }
 
 /** a pays a lower fee rate than b (fee/size compared without division); ties: larger id is "lower". */
@@ -99,12 +105,14 @@ export class Mempool {
   /** Staking key → id of the pooled staking transaction concerning it. */
   private readonly staking = new Map<string, string>();
   /**
-   * Signatures verified at admission, by bytesKey of the signature (cheaper
-   * than a key of all three parts; the key and message are compared on
-   * lookup). Two pooled signatures with the same bytes would share a slot:
-   * the loser is verified again in its block, never trusted by mistake.
+   * Signatures verified at admission, by a slot taken from the signature's
+   * bytes (signatureSlot: a small integer, so neither admission nor block
+   * validation builds a string per signature); the whole signature, key and
+   * message are compared on lookup. Two pooled signatures in one slot keep
+   * the later one: the other is verified again in its block, never trusted
+   * by mistake.
    */
-  private readonly verifiedSignatures = new Map<string, PendingSignature>();
+  private readonly verifiedSignatures = new Map<number, PendingSignature>();
   private bytes_ = 0;
   /** Pooled entries a block can affect beyond their inputs: time-dependent or staking ones (removeForBlock checks them). */
   private watched = 0;
@@ -140,8 +148,8 @@ export class Mempool {
 
   /** Whether this signature was verified at admission. */
   isVerified(item: PendingSignature): boolean {
-    const known = this.verifiedSignatures.get(bytesKey(item.signature));
-    return known !== undefined && equalBytes(known.publicKey, item.publicKey) && equalBytes(known.message, item.message);
+    const known = this.verifiedSignatures.get(signatureSlot(item.signature));
+    return known !== undefined && equalBytes(known.signature, item.signature) && equalBytes(known.publicKey, item.publicKey) && equalBytes(known.message, item.message);
   }
 
   /**
@@ -228,7 +236,7 @@ export class Mempool {
     this.ledger.checkChannelOp(tx, now);
     const channel = channelOpOf(tx);
     const entry: Entry = {
-      tx, id, idKey, size, spends, verified: items, verifiedKeys: items.map((it) => bytesKey(it.signature)),
+      tx, id, idKey, size, spends, verified: items, verifiedKeys: items.map((it) => signatureSlot(it.signature)),
       op, stakeKey: op !== undefined ? stakeKeyOf(op) : channel !== undefined ? channelKeyOf(channel) : undefined,
       timed: channel !== undefined || coins.some((coin) => {
         const type = coin?.output.address.type;

@@ -76,6 +76,9 @@ t.test("admission rules, each with its code, and nothing kept on failure", async
   // Remembered by its bytes, but only for the key and message it was verified with.
   t.notOk(pool.isVerified({ ...remembered, message: signingMessage(new Uint8Array(32).fill(7)) }), "the same signature bytes over another message are not taken as verified");
   t.notOk(pool.isVerified({ ...remembered, publicKey: generateKeyPair().publicKey }), "nor under another key");
+  const sameSlot = Uint8Array.from(remembered.signature);
+  sameSlot[0]! ^= 1;
+  t.notOk(pool.isVerified({ ...remembered, signature: sameSlot }), "nor another signature that shares its slot (bytes 32..35)");
   t.equal(await asyncCodeOf(() => pool.admit(ok, T0)), TxErrorCode.DUPLICATE, "the same transaction again");
   t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[0]!, 5000n), T0)), TxErrorCode.DOUBLE_SPEND_IN_MEMPOOL, "another spend of the same coin");
   t.equal(await asyncCodeOf(() => pool.admit(payFrom(sale, coins[1]!, 5000n), T0 + 10n ** 10n)), TxErrorCode.EXPIRED, "expired at the admission time");
