@@ -30,6 +30,17 @@ export function bytesKey(bytes: Uint8Array): string {
 
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
 
+/**
+ * A small-integer map slot from `bytes`: 30 bits of the four bytes at `at`
+ * (little-endian), or -1 when there are fewer. For caches of random-looking
+ * bytes (keys, signatures) that compare the whole bytes on lookup: building
+ * no string, the lookup allocates nothing.
+ */
+export function slotOf(bytes: Uint8Array, at: number): number {
+  if (bytes.length < at + 4) return -1;
+  return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | ((bytes[at + 3]! & 0x3f) << 24);
+}
+
 /** Whether two byte strings are equal. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

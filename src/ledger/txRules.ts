@@ -5,7 +5,7 @@
 
 import { CasError } from "../errors.js";
 import { addressBytes, keyAddress, AddressType, type Address } from "../crypto/address.js";
-import { bytesKey, equalBytes, isZeroBytes, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, isZeroBytes, slotOf, toHex } from "../crypto/bytes.js";
 import { defaultHasher } from "../crypto/hash.js";
 import { MAX_AMOUNT } from "../primitives/codec.js";
 import { CAS as CAS_ID, outpointId, TxKind, USER_KINDS, type OutPoint, type Transaction, type TxOutput } from "../primitives/transaction.js";
@@ -98,7 +98,7 @@ interface KeyOwner {
 }
 
 function keyOwner(publicKey: Uint8Array): KeyOwner {
-  const slot = publicKey.length < 4 ? -1 : (publicKey[0]! | (publicKey[1]! << 8) | (publicKey[2]! << 16) | ((publicKey[3]! & 0x3f) << 24));
+  const slot = slotOf(publicKey, 0);
   const known = owners.get(slot);
   if (known !== undefined && equalBytes(known.publicKey, publicKey)) return known;
   if (owners.size >= OWNER_CACHE) owners.clear();
@@ -129,20 +129,23 @@ export function outputSums(tx: Transaction, field = "tx"): Map<string, bigint> {
  * transaction (its payload, strictly decoded); undefined for a transfer.
  */
 export function stakeOpOf(tx: Transaction, field = "tx"): StakeOp | undefined {
-  if (tx.kind !== TxKind.Stake && tx.kind !== TxKind.Unstake && tx.kind !== TxKind.VoteDelegate && tx.kind !== TxKind.Evidence) return undefined;
-  const f = `${field}.payload`;
+  // The field name is built only for a staking kind: transfers pass here twice each.
   switch (tx.kind) {
     case TxKind.Stake:
     case TxKind.Unstake: {
+      const f = `${field}.payload`;
       const p = decodeStakePayload(tx.payload, f);
       return { kind: tx.kind === TxKind.Stake ? "stake" : "unstake", publicKey: p.publicKey, amount: p.amount, field: f };
     }
     case TxKind.VoteDelegate: {
+      const f = `${field}.payload`;
       const p = decodeVotePayload(tx.payload, f);
       return { kind: "vote", voter: p.voter, candidates: p.candidates, field: f };
     }
-    case TxKind.Evidence:
+    case TxKind.Evidence: {
+      const f = `${field}.payload`;
       return { kind: "evidence", evidence: decodeEvidence(tx.payload, f), field: f };
+    }
     default:
       return undefined;
   }
@@ -250,13 +253,8 @@ function plainStructure(tx: Transaction, chainId: string, inputIds: readonly str
   const n = tx.inputs.length, m = tx.signatures.length;
   if (tx.kind !== TxKind.Transfer || tx.chainId !== chainId || n === 0 || n > PLAIN_MAX || m > PLAIN_MAX) return false;
   if (tx.outputs.length === 0 || tx.payload.length !== 0 || tx.declarations.length !== 0) return false;
-  let sum = 0n;
-  for (const o of tx.outputs) {
-    if (o.address.type === AddressType.Contract || !isZeroBytes(o.currency)) return false;
-    sum += o.amount;
-    if (sum > MAX_AMOUNT) return false;
-  }
-  if (tx.fee > 0n && sum + tx.fee > MAX_AMOUNT) return false;
+  for (const o of tx.outputs) if (o.address.type === AddressType.Contract) return false;
+  if (casOutputTotal(tx) === undefined) return false;
   for (let i = 0; i < n; i++) {
     const a = tx.inputs[i]!.prevout;
     if (a.txId.length !== 32) return false;
@@ -269,6 +267,25 @@ function plainStructure(tx: Transaction, chainId: string, inputIds: readonly str
     for (let j = 0; j < i; j++) if (equalBytes(tx.signatures[i]!.publicKey, tx.signatures[j]!.publicKey)) return false;
   }
   return true;
+}
+
+/**
+ * The outputs and the fee of a CAS-only transaction, summed as outputSums
+ * sums them; undefined when an output is in another currency or a running
+ * sum passes 2^128 − 1 (outputSums' overflow).
+ */
+function casOutputTotal(tx: Transaction): bigint | undefined {
+  let sum = 0n;
+  for (const o of tx.outputs) {
+    if (!isZeroBytes(o.currency)) return undefined;
+    sum += o.amount;
+    if (sum > MAX_AMOUNT) return undefined;
+  }
+  if (tx.fee > 0n) {
+    sum += tx.fee;
+    if (sum > MAX_AMOUNT) return undefined;
+  }
+  return sum;
 }
 
 /**
@@ -292,17 +309,7 @@ function plainInputs(tx: Transaction, view: CoinView, blockTime: bigint, coins: 
     if (inSum > MAX_AMOUNT) return undefined;
     held[i] = coin;
   }
-  let outSum = 0n;
-  for (const o of tx.outputs) {
-    if (!isZeroBytes(o.currency)) return undefined;
-    outSum += o.amount;
-    if (outSum > MAX_AMOUNT) return undefined;
-  }
-  if (tx.fee > 0n) {
-    outSum += tx.fee;
-    if (outSum > MAX_AMOUNT) return undefined;
-  }
-  if (inSum !== outSum) return undefined;
+  if (inSum !== casOutputTotal(tx)) return undefined;
   // Every signer owns an input, and every input's owner signed.
   const signers: Uint8Array[] = new Array<Uint8Array>(m);
   const checks: SignatureCheck[] = new Array<SignatureCheck>(m);

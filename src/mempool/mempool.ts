@@ -25,7 +25,7 @@
 // when packed, and dropped once that time has closed its window for good.
 
 import { CasError } from "../errors.js";
-import { bytesKey, equalBytes, toHex } from "../crypto/bytes.js";
+import { bytesKey, equalBytes, slotOf, toHex } from "../crypto/bytes.js";
 import { encodeTx, outpointId, signingMessage, txId, type Transaction } from "../primitives/transaction.js";
 import { contractOpOf, gasOf, MAX_BLOCK_TX_GAS, TX_GAS_PRICE, validateTxInputs, validateTxStructure, badSignature, type Coin, type CoinView } from "../ledger/txRules.js";
 import { checkContractSource } from "../contracts/sourceCheck.js";
@@ -87,8 +87,7 @@ interface Entry {
 
 /** The verified-signature slot of a signature: 30 bits of its S half (R's first bytes are a point's y, S's are uniform). */
 function signatureSlot(signature: Uint8Array): number {
-  if (signature.length < 36) return -1;
-  return signature[32]! | (signature[33]! << 8) | (signature[34]! << 16) | ((signature[35]! & 0x3f) << 24);
+  return slotOf(signature, 32);
 }
 
 /** a pays a lower fee rate than b (fee/size compared without division); ties: larger id is "lower". */
